@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander'
+import { isFreshetError } from '../core/errors.js'
+import { registerData } from './commands/data.js'
+import { registerDemo } from './commands/demo.js'
+import { registerInit } from './commands/init.js'
+import { registerIngest } from './commands/ingest.js'
+import { registerUp } from './commands/up.js'
+import { version } from '../core/package-root.js'
+
+const program = new Command()
+program
+  .name('freshet')
+  .description('Continuous training for TypeScript teams: keep machine-learned models fresh in production.')
+  .version(version)
+  .option('-w, --workspace <dir>', 'workspace folder holding freshet.config.ts (default: the current folder)')
+  .showHelpAfterError('(run `freshet --help` for usage)')
+  .exitOverride()
+
+registerInit(program)
+registerIngest(program)
+registerData(program)
+registerUp(program)
+registerDemo(program)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2
+  } else if (isFreshetError(error)) {
+    process.stderr.write(`error: ${error.describe()}\n`)
+    process.exitCode = error.exitCode
+  } else {
+    process.stderr.write(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exitCode = 1
+  }
+}

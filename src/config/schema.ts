@@ -1,0 +1,154 @@
+import * as z from 'zod'
+import { namePattern } from '../core/names.js'
+import { columnName, duration, fraction, int, nonNegative, positive, size, strict } from './zod-helpers.js'
+
+/** Column types a dataset schema can declare. */
+export const columnTypes = ['string', 'integer', 'number', 'boolean', 'timestamp'] as const
+export type ColumnType = (typeof columnTypes)[number]
+
+const columnType = z.enum(columnTypes, { error: `expected one of ${columnTypes.join(', ')}` })
+
+export const textFeature = strict({
+  type: z.literal('text'),
+  lowercase: z.boolean().optional(),
+  bigrams: z.boolean().optional(),
+  maxTokens: int(1, 1_000_000).optional(),
+})
+export const categoricalFeature = strict({
+  type: z.literal('categorical'),
+  /** Values seen fewer times than this in training share one "rare" slot. */
+  minCount: int(1, 1_000_000).optional(),
+})
+export const numericFeature = strict({
+  type: z.literal('numeric'),
+  transform: z.enum(['standardize', 'log1p', 'none'], { error: 'expected standardize, log1p or none' }).optional(),
+  /** Bucket boundaries, or a number of quantile buckets fitted on training data. */
+  buckets: z.union([int(2, 1000), z.array(z.number()).min(1)], { error: 'expected a bucket count from 2 to 1000 or a list of boundaries' }).optional(),
+  missing: z.enum(['indicator', 'zero'], { error: 'expected indicator or zero' }).optional(),
+})
+export const crossFeature = strict({
+  type: z.literal('cross'),
+  columns: z.array(columnName).min(2, { error: 'expected at least two columns to cross' }),
+})
+export const featureSpec = z.discriminatedUnion('type', [textFeature, categoricalFeature, numericFeature, crossFeature], {
+  error: 'expected a feature spec: text(), categorical(), numeric() or cross([...])',
+})
+export type FeatureSpec = z.infer<typeof featureSpec>
+
+const linearTrainer = strict({
+  type: z.literal('linear'),
+  optimizer: z.enum(['ftrl', 'adagrad'], { error: 'expected ftrl or adagrad' }).optional(),
+  hashBits: int(10, 30).optional(),
+  epochs: int(1, 1000).optional(),
+  alpha: positive().optional(),
+  beta: nonNegative().optional(),
+  l1: nonNegative().optional(),
+  l2: nonNegative().optional(),
+  learningRate: positive().optional(),
+  seed: int(0, 2 ** 31 - 1).optional(),
+})
+const naiveBayesTrainer = strict({
+  type: z.literal('naive-bayes'),
+  hashBits: int(10, 30).optional(),
+  smoothing: positive().optional(),
+})
+const customTrainer = strict({
+  type: z.literal('custom'),
+  module: z.string().min(1),
+  options: z.record(z.string(), z.unknown()).optional(),
+})
+export const trainerSpec = z.discriminatedUnion('type', [linearTrainer, naiveBayesTrainer, customTrainer], {
+  error: 'expected a trainer type: linear, naive-bayes or custom',
+})
+export type TrainerSpec = z.infer<typeof trainerSpec>
+
+const trigger = z.discriminatedUnion(
+  'on',
+  [
+    strict({ on: z.literal('manual') }),
+    strict({ on: z.literal('storage') }),
+    strict({
+      on: z.literal('data'),
+      minNewRows: int(1, 1e12).optional(),
+      interval: duration.optional(),
+      cooldown: duration.optional(),
+      maxConcurrent: int(1, 100).optional(),
+    }),
+    strict({
+      on: z.literal('schedule'),
+      cron: z.string().min(1),
+      timezone: z.string().optional(),
+      catchUp: z.boolean().optional(),
+    }),
+  ],
+  { error: 'expected a trigger: { on: manual | storage | data | schedule }' },
+)
+
+const metricName = z.string().min(1)
+
+export const pipelineSpec = strict({
+  dataset: z.string({ error: 'expected the name of a dataset' }),
+  task: z.enum(['binary', 'regression'], { error: 'expected binary or regression' }),
+  features: z.record(columnName, featureSpec),
+  trainer: trainerSpec,
+  mode: z.enum(['static', 'dynamic'], { error: 'expected static or dynamic' }).optional(),
+  training: strict({
+    window: duration.optional(),
+    strategy: z.enum(['full', 'warm-start', 'online'], { error: 'expected full, warm-start or online' }).optional(),
+  }).optional(),
+  split: z
+    .discriminatedUnion('by', [
+      strict({ by: z.literal('time'), holdout: z.union([duration, fraction('a fraction from 0 to 1 or a duration')]) }),
+      strict({ by: z.literal('random'), holdout: fraction(), seed: int(0, 2 ** 31 - 1).optional() }),
+    ], { error: 'expected { by: time | random, holdout }' })
+    .optional(),
+  triggers: z.array(trigger).optional(),
+  gate: strict({ metric: metricName, min: z.number().optional(), maxRegression: nonNegative().optional() }).optional(),
+  deploy: strict({
+    auto: z.boolean().optional(),
+    canary: strict({ percent: z.number().min(0).max(100), bake: duration }).optional(),
+    rollbackOn: strict({ metric: metricName, maxRegression: nonNegative() }).optional(),
+  }).optional(),
+})
+export type PipelineSpec = z.infer<typeof pipelineSpec>
+
+export const datasetSpec = strict({
+  /** Folder (relative to the workspace) where dropped files are ingested by the storage trigger. */
+  landing: z.string().min(1).optional(),
+  eventTime: columnName.optional(),
+  label: columnName.optional(),
+  id: columnName.optional(),
+  /** Declared column types; when absent the schema is inferred from the first batch. */
+  schema: z.record(columnName, columnType).optional(),
+  csv: strict({
+    delimiter: z.string().length(1, { error: 'expected a single character' }).optional(),
+    header: z.boolean().optional(),
+  }).optional(),
+  maxFileSize: size.optional(),
+  validation: strict({
+    drift: strict({ threshold: fraction() }).optional(),
+    maxMissing: fraction().optional(),
+  }).optional(),
+})
+export type DatasetSpec = z.infer<typeof datasetSpec>
+
+const nameKey = z.string().regex(namePattern, {
+  error: "expected a name of lowercase letters, digits, '-' or '_', starting with a letter",
+})
+
+export const configSchema = strict({
+  /** State directory (database, blobs), relative to the config file. Default `.freshet`. */
+  state: z.string().min(1).optional(),
+  server: strict({
+    host: z.string().min(1).optional(),
+    port: int(0, 65535).optional(),
+    token: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+  }).optional(),
+  datasets: z.record(nameKey, datasetSpec).optional(),
+  pipelines: z.record(nameKey, pipelineSpec).optional(),
+})
+
+/** The configuration as a user writes it. */
+export type FreshetConfigInput = z.input<typeof configSchema>
+/** The configuration after validation. */
+export type FreshetConfig = z.infer<typeof configSchema>

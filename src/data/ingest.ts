@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { DatasetSpec } from '../config/schema.js'
+import type { LoadedConfig } from '../config/load.js'
+import { FreshetError, errnoCode, isFreshetError } from '../core/errors.js'
+import { didYouMean } from '../core/names.js'
+import { formatBytes, parseSize } from '../core/sizes.js'
+import type { BlobStore } from '../storage/blobs/blob-store.js'
+import type { MetadataDb } from '../storage/metadata/database.js'
+import { findBatchBySha, type Batch } from './batches.js'
+import { openDuck, type Duck } from './duckdb.js'
+import { detectFormat, type DetectedFormat } from './formats.js'
+import { readBatchFile, type ReadBatch } from './read-batch.js'
+import { recordBatch } from './record-batch.js'
+import { computeStatistics } from './statistics.js'
+import { scanCsv, scanJsonLines, type TextStructure } from './structure.js'
+
+/** What ingestion needs from a running platform. */
+export interface IngestContext {
+  readonly config: LoadedConfig
+  readonly db: MetadataDb
+  readonly blobs: BlobStore
+}
+
+export interface IngestResult {
+  /** `duplicate` when the same bytes were ingested before: nothing was written. */
+  readonly status: 'ingested' | 'duplicate'
+  readonly batch: Batch
+  readonly file: string
+  /** Set when this batch created a new schema version. */
+  readonly schemaChange?: { version: number; changes: string[] }
+}
+
+export const defaultMaxFileSize = 2 * 1024 ** 3
+
+export function datasetSpecOf(config: LoadedConfig, dataset: string): DatasetSpec {
+  const datasets = config.config.datasets ?? {}
+  const spec = datasets[dataset]
+  if (spec === undefined) {
+    const names = Object.keys(datasets)
+    const guess = didYouMean(dataset, names)
+    throw new FreshetError('DATASET_NOT_FOUND', `dataset ${JSON.stringify(dataset)} does not exist${guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`}`, {
+      hint: names.length === 0 ? 'declare it under `datasets` in freshet.config.ts' : `the datasets in ${config.file ?? 'the configuration'} are: ${names.join(', ')}`,
+    })
+  }
+  return spec
+}
+
+const extensionOf = (detected: DetectedFormat): string => `${detected.format}${detected.compression === 'gzip' ? '.gz' : ''}`
+
+async function stageCopy(file: string, dir: string, limit: number, name: string): Promise<{ path: string; sha256: string; size: number }> {
+  const target = path.join(dir, 'source')
+  const hash = createHash('sha256')
+  let size = 0
+  await pipeline(
+    createReadStream(file),
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        size += chunk.length
+        if (size > limit) {
+          throw new FreshetError('INPUT_TOO_LARGE', `${name} is larger than the limit of ${formatBytes(limit)}`, {
+            file: name,
+            hint: 'split the file, or raise `maxFileSize` for the dataset in freshet.config.ts',
+          })
+        }
+        hash.update(chunk)
+        yield chunk
+      }
+    },
+    createWriteStream(target),
+  )
+  return { path: target, sha256: hash.digest('hex'), size }
+}
+
+/**
+ * Ingests one file into a dataset as one immutable batch: CSV, JSON Lines or Parquet, plain or gzip.
+ * The source file is only read. The batch is keyed by the sha256 of its bytes, so ingesting the same bytes again
+ * is a no-op that returns the existing batch with status `duplicate`. Either the whole batch (original bytes,
+ * Parquet, schema, statistics) becomes visible, or nothing does.
+ * @throws FreshetError `DATASET_NOT_FOUND`, `FILE_NOT_FOUND`, `INPUT_EMPTY`, `INPUT_BINARY`, `INPUT_TOO_LARGE`,
+ *   `INPUT_MALFORMED` (naming the line where known), `SCHEMA_CONFLICT`.
+ */
+export async function ingestFile(ctx: IngestContext, dataset: string, file: string, options: { signal?: AbortSignal; displayName?: string } = {}): Promise<IngestResult> {
+  const spec = datasetSpecOf(ctx.config, dataset)
+  const name = options.displayName ?? file
+  const limit = spec.maxFileSize === undefined ? defaultMaxFileSize : typeof spec.maxFileSize === 'number' ? spec.maxFileSize : parseSize(spec.maxFileSize)
+  let info
+  try {
+    info = await stat(file)
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') throw new FreshetError('FILE_NOT_FOUND', `${name} does not exist`, { file: name, cause: error })
+    throw new FreshetError('FILE_NOT_FOUND', `${name} cannot be read: ${(error as Error).message}`, { file: name, cause: error })
+  }
+  if (!info.isFile()) throw new FreshetError('FILE_NOT_FOUND', `${name} is not a regular file`, { file: name })
+  if (info.size > limit) {
+    throw new FreshetError('INPUT_TOO_LARGE', `${name} is ${formatBytes(info.size)}, over the limit of ${formatBytes(limit)}`, {
+      file: name,
+      hint: 'split the file, or raise `maxFileSize` for the dataset in freshet.config.ts',
+    })
+  }
+
+  const tmpRoot = path.join(ctx.config.stateDir, 'tmp')
+  await mkdir(tmpRoot, { recursive: true })
+  const staging = await mkdtemp(path.join(tmpRoot, 'ingest-'))
+  let duck: Duck | undefined
+  try {
+    const staged = await stageCopy(file, staging, limit, name)
+    const existing = await findBatchBySha(ctx.db, dataset, staged.sha256)
+    if (existing !== undefined) return { status: 'duplicate', batch: existing, file: name }
+    options.signal?.throwIfAborted()
+
+    const detected = await detectFormat(staged.path, path.basename(name))
+    let structure: TextStructure | undefined
+    if (detected.format === 'csv') structure = await scanCsv(staged.path, detected.compression, name, spec.csv?.delimiter)
+    else if (detected.format === 'jsonl') structure = await scanJsonLines(staged.path, detected.compression, name)
+    options.signal?.throwIfAborted()
+
+    duck = await openDuck({ tempDirectory: path.join(staging, 'duckdb') })
+    const read: ReadBatch = await readBatchFile(duck, { file: staged.path, name, detected, structure, spec, outDir: staging })
+    const statistics = await computeStatistics(duck, read.parquetFile, read.columns)
+    options.signal?.throwIfAborted()
+
+    const prefix = `datasets/${dataset}/batches/${staged.sha256}`
+    const originalKey = `${prefix}/original.${extensionOf(detected)}`
+    await ctx.blobs.putStream(originalKey, createReadStream(staged.path), options.signal === undefined ? {} : { signal: options.signal })
+    const dataKey = read.parquetFile === staged.path ? originalKey : `${prefix}/data.parquet`
+    if (dataKey !== originalKey) {
+      await ctx.blobs.putStream(dataKey, createReadStream(read.parquetFile), options.signal === undefined ? {} : { signal: options.signal })
+    }
+    const eventTime = spec.eventTime === undefined ? undefined : statistics.find((s) => s.name === spec.eventTime)?.timestamp
+    try {
+      const recorded = await recordBatch(ctx.db, {
+        dataset,
+        sha256: staged.sha256,
+        sourceName: path.basename(name),
+        detected,
+        sizeBytes: staged.size,
+        rows: read.rows,
+        columns: read.columns,
+        declared: spec.schema !== undefined,
+        originalKey,
+        dataKey,
+        minEventTime: eventTime?.min ?? null,
+        maxEventTime: eventTime?.max ?? null,
+        statistics,
+      })
+      return { status: 'ingested', batch: recorded.batch, file: name, ...(recorded.schemaChange === undefined ? {} : { schemaChange: recorded.schemaChange }) }
+    } catch (error) {
+      // Two ingests of the same bytes raced: the other one recorded the batch first.
+      const again = await findBatchBySha(ctx.db, dataset, staged.sha256)
+      if (again !== undefined) return { status: 'duplicate', batch: again, file: name }
+      throw error
+    }
+  } catch (error) {
+    if (isFreshetError(error)) throw error
+    if (options.signal?.aborted === true) throw new FreshetError('ABORTED', `ingest of ${name} was cancelled`, { file: name, cause: error })
+    throw new FreshetError('INPUT_MALFORMED', `${name} could not be ingested: ${(error as Error).message}`, { file: name, cause: error })
+  } finally {
+    duck?.close()
+    await rm(staging, { recursive: true, force: true })
+  }
+}

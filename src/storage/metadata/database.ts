@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely'
+
+/**
+ * The metadata schema, shared by every SQL adapter. Times are ISO 8601 UTC strings and JSON documents are text,
+ * so the same migrations run unchanged on SQLite and PostgreSQL.
+ */
+export interface DatasetTable {
+  name: string
+  created_at: string
+}
+
+export interface SchemaVersionTable {
+  dataset: string
+  version: number
+  /** JSON: `SchemaColumn[]`. */
+  columns: string
+  /** `config` when declared, `inferred` when read from a batch. */
+  source: string
+  /** Batch the schema was inferred from, when inferred. */
+  batch_id: string | null
+  fingerprint: string
+  created_at: string
+}
+
+export interface BatchTable {
+  id: string
+  dataset: string
+  sha256: string
+  source_name: string
+  format: string
+  compression: string
+  size_bytes: number
+  row_count: number
+  state: string
+  schema_version: number
+  original_key: string
+  data_key: string
+  min_event_time: string | null
+  max_event_time: string | null
+  created_at: string
+  seq: number
+}
+
+export interface BatchStatisticsTable {
+  batch_id: string
+  /** JSON: `ColumnStatistics[]`. */
+  columns: string
+  computed_at: string
+}
+
+export interface Database {
+  datasets: DatasetTable
+  schema_versions: SchemaVersionTable
+  batches: BatchTable
+  batch_statistics: BatchStatisticsTable
+}
+
+export type MetadataDb = Kysely<Database>
