@@ -39,7 +39,7 @@ function renderValue(value: unknown): string {
   if (value === undefined) return 'nothing'
   if (typeof value === 'function') return 'a function'
   const json = JSON.stringify(value)
-  if (json === undefined) return String(value)
+  if (json === undefined) return typeof value === 'symbol' ? value.toString() : 'a value JSON cannot show'
   return json.length > 60 ? `${json.slice(0, 57)}...` : json
 }
 
@@ -51,9 +51,10 @@ function describeIssue(issue: z.core.$ZodIssue & { input?: unknown }): string {
     const discriminator = 'discriminator' in issue ? String(issue.discriminator) : ''
     const options = 'options' in issue && Array.isArray(issue.options) ? issue.options.map(String) : []
     const input = issue.input as Record<string, unknown> | undefined
-    const got = input?.[discriminator]
+    const got: unknown = input?.[discriminator]
     const guess = typeof got === 'string' ? didYouMean(got, options) : undefined
-    return `${where}.${discriminator}: expected one of ${options.join(', ')}, got ${renderValue(got)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}`
+    const at = issue.path.at(-1) === discriminator ? where : `${where}.${discriminator}`
+    return `${at}: expected one of ${options.join(', ')}, got ${renderValue(got)}${guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`}`
   }
   if (issue.code === 'invalid_value' && 'values' in issue) {
     const values = issue.values.map(String)

@@ -1,4 +1,5 @@
-import type { MetadataDb } from '../storage/metadata/database.js'
+import type { Selectable } from 'kysely'
+import type { BatchTable, MetadataDb } from '../storage/metadata/database.js'
 import type { FileFormat, Compression } from './formats.js'
 import type { DatasetSchema, SchemaColumn } from './schema.js'
 import type { ColumnStatistics } from './statistics.js'
@@ -25,11 +26,7 @@ export interface Batch {
   readonly createdAt: string
 }
 
-type BatchRow = Awaited<ReturnType<typeof selectBatches>>[number]
-
-function selectBatches(db: MetadataDb) {
-  return db.selectFrom('batches').selectAll().execute()
-}
+type BatchRow = Selectable<BatchTable>
 
 export function toBatch(row: BatchRow): Batch {
   return {

@@ -31,7 +31,7 @@ export async function openDuck(options: DuckOptions = {}): Promise<Duck> {
     },
     async rows(sql, params) {
       const reader = await connection.runAndReadAll(sql, params)
-      return reader.getRowObjectsJson() as Record<string, unknown>[]
+      return reader.getRowObjectsJson()
     },
     close() {
       connection.closeSync()

@@ -10,7 +10,7 @@ import { didYouMean } from '../core/names.js'
 import { formatBytes, parseSize } from '../core/sizes.js'
 import type { BlobStore } from '../storage/blobs/blob-store.js'
 import type { MetadataDb } from '../storage/metadata/database.js'
-import { findBatchBySha, type Batch } from './batches.js'
+import { currentSchema, findBatchBySha, type Batch } from './batches.js'
 import { openDuck, type Duck } from './duckdb.js'
 import { detectFormat, type DetectedFormat } from './formats.js'
 import { readBatchFile, type ReadBatch } from './read-batch.js'
@@ -119,7 +119,8 @@ export async function ingestFile(ctx: IngestContext, dataset: string, file: stri
     options.signal?.throwIfAborted()
 
     duck = await openDuck({ tempDirectory: path.join(staging, 'duckdb') })
-    const read: ReadBatch = await readBatchFile(duck, { file: staged.path, name, detected, structure, spec, outDir: staging })
+    const established = (await currentSchema(ctx.db, dataset))?.columns
+    const read: ReadBatch = await readBatchFile(duck, { file: staged.path, name, detected, structure, spec, outDir: staging, ...(established === undefined ? {} : { established }) })
     const statistics = await computeStatistics(duck, read.parquetFile, read.columns)
     options.signal?.throwIfAborted()
 

@@ -20,6 +20,8 @@ export interface ReadBatchInput {
   readonly structure: TextStructure | undefined
   readonly spec: DatasetSpec
   readonly outDir: string
+  /** The dataset's current columns: a batch's values are read as these types, so batches agree. */
+  readonly established?: readonly SchemaColumn[]
 }
 
 function sourceRelation(input: ReadBatchInput): string {
@@ -91,8 +93,12 @@ export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<
   const columns: SchemaColumn[] = []
   const selects: string[] = []
   let changed = false
+  const established = new Map((input.established ?? []).map((c) => [c.name, c.type]))
   for (const column of found) {
-    const declared = input.spec.schema?.[column.name] ?? (column.name === input.spec.eventTime && columnTypeOf(column.duck) !== 'timestamp' ? 'timestamp' : undefined)
+    const declared =
+      input.spec.schema?.[column.name] ??
+      established.get(column.name) ??
+      (column.name === input.spec.eventTime && columnTypeOf(column.duck) !== 'timestamp' ? 'timestamp' : undefined)
     const inferred = columnTypeOf(column.duck)
     const c = ident(column.name)
     if (declared !== undefined && declared !== inferred) {

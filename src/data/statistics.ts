@@ -40,9 +40,9 @@ export interface ColumnStatistics {
 const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v))
 
 function isoOf(value: unknown): string {
-  const text = String(value)
-  const date = new Date(/[zZ]|[+-]\d\d(:?\d\d)?$/.test(text) ? text.replace(' ', 'T') : `${text.replace(' ', 'T')}Z`)
-  return Number.isNaN(date.getTime()) ? text : date.toISOString()
+  const text = String(value).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')
+  const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`)
+  return Number.isNaN(date.getTime()) ? String(value) : date.toISOString()
 }
 
 /**

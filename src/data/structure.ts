@@ -76,7 +76,7 @@ async function firstLine(file: string, compression: Compression): Promise<string
 export async function scanCsv(file: string, compression: Compression, name: string, delimiter?: string): Promise<TextStructure> {
   const header = await firstLine(file, compression)
   const delim = delimiter ?? sniffDelimiter(header)
-  const parser = parse({ delimiter: delim, relax_column_count: false, bom: true, info: true, skip_empty_lines: true, encoding: 'utf8' })
+  const parser = parse({ delimiter: delim, relax_column_count: false, relax_quotes: true, bom: true, info: true, skip_empty_lines: true, encoding: 'utf8' })
   const input = openText(file, compression)
   let records = 0
   let columns: string[] = []
@@ -113,8 +113,9 @@ export async function scanCsv(file: string, compression: Compression, name: stri
     if (error instanceof FreshetError) throw error
     const info = error as { code?: string; lines?: number; message?: string; record?: unknown[] }
     if (info.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-      const got = Array.isArray(info.record) ? info.record.length : undefined
-      throw new FreshetError('INPUT_MALFORMED', `${name} line ${info.lines}: expected ${columns.length} fields like the header, got ${got ?? 'a different number'}`, {
+      // The parser runs ahead of this loop, so take the counts from its own message.
+      const counts = /expect (\d+), got (\d+)/.exec(info.message ?? '')
+      throw new FreshetError('INPUT_MALFORMED', `${name} line ${info.lines}: expected ${counts?.[1] ?? columns.length} fields like the header, got ${counts?.[2] ?? 'a different number'}`, {
         file: name,
         ...(info.lines === undefined ? {} : { line: info.lines }),
         hint: 'fix the row (a missing or extra delimiter, or an unclosed quote) and re-ingest the file',

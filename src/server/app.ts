@@ -18,7 +18,7 @@ export interface ServerOptions {
 export async function buildServer(platform: Platform, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1024 * 1024 })
   installAuth(app, options.token)
-  app.setErrorHandler(async (error, _request, reply) => {
+  app.setErrorHandler((error, _request, reply) => {
     if (isFreshetError(error)) return reply.code(error.httpStatus).send(error.toJSON())
     const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500
     return reply.code(status).send({ code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: (error as Error).message })
@@ -31,7 +31,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
     return name
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
     const names = Object.keys(platform.config.config.datasets ?? {})
     return { datasets: await Promise.all(names.map(async (name) => summary(platform, name))) }

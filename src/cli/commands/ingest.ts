@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { FreshetError, isFreshetError } from '../../core/errors.js'
+import { isFreshetError, type FreshetError } from '../../core/errors.js'
 import { assertName } from '../../core/names.js'
 import { ingestFile, type IngestResult } from '../../data/ingest.js'
 import { printJson, withPlatform, type GlobalOptions } from '../context.js'

@@ -32,7 +32,11 @@ export interface BlobStore {
   /** Stores `bytes` under `key`, replacing any object there. */
   put(key: string, bytes: Uint8Array | string, options?: BlobOptions): Promise<PutResult>
   /** Stores a stream under `key` without holding it in memory. */
-  putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: BlobOptions): Promise<PutResult>
+  putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options?: BlobOptions,
+  ): Promise<PutResult>
   /** @throws FreshetError `BLOB_NOT_FOUND` when nothing is stored under `key`. */
   get(key: string, options?: BlobOptions): Promise<Uint8Array>
   /** @throws FreshetError `BLOB_NOT_FOUND` when nothing is stored under `key`. */

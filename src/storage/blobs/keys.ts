@@ -55,7 +55,9 @@ function checkSpelling(key: string, form: string): void {
   for (const segment of form.split('/')) {
     if (segment === '..' || segment === '.') reject(key, `it has a "${segment}" segment`)
     // Windows drops trailing dots and spaces, so `.. ` and `...` would name `..` or the folder itself there.
-    if (segment.length > 0 && /^[.\s]+$/u.test(segment)) reject(key, 'it has a segment made only of dots or spaces')
+    if (segment.length > 0 && /^[.\s]+$/u.test(segment)) {
+      reject(key, 'it has a segment made only of dots or spaces')
+    }
   }
   // Leading-dot names at the top are the store's own (`.tmp/` holds writes in progress).
   if (form.startsWith('.')) reject(key, 'keys starting with "." are reserved')
