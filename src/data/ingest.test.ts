@@ -32,6 +32,15 @@ async function write(name: string, content: string | Uint8Array): Promise<string
   return file
 }
 
+async function rejectsWith(dataset: string, file: string): Promise<FreshetError> {
+  const error = await ingestFile(platform, dataset, file).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(FreshetError)
+  return error as FreshetError
+}
+
 /** Ingests a bad file and checks the promises: a clear error, nothing visible, the source untouched. */
 async function rejects(dataset: string, file: string): Promise<FreshetError> {
   const before = await sha256File(file)
@@ -185,7 +194,7 @@ describe('later batches', () => {
     await ingestFile(platform, 'loose', await write('a.csv', 'n,x\n1.5,a\n2.5,b\n'))
     const ints = await ingestFile(platform, 'loose', await write('b.csv', 'n,x\n3,c\n'))
     expect(ints.schemaChange).toBeUndefined()
-    const error = await ingestFile(platform, 'loose', await write('c.csv', 'n,x\nlots,d\n')).catch((e: unknown) => e as FreshetError)
+    const error = await rejectsWith('loose', await write('c.csv', 'n,x\nlots,d\n'))
     expect(error).toMatchObject({ code: 'INPUT_MALFORMED' })
     expect(error.message).toContain('c.csv')
     expect(error.message).toContain('lots')
