@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import { parse } from 'csv-parse'
 import { FreshetError, errnoCode } from '../core/errors.js'
+import { CsvScanner } from './csv-scanner.js'
 import type { Compression } from './formats.js'
 
 /**
@@ -18,7 +18,7 @@ export interface TextStructure {
 }
 
 function openText(file: string, compression: Compression): Readable {
-  const raw = createReadStream(file)
+  const raw = createReadStream(file, { highWaterMark: 1024 * 1024 })
   if (compression === 'none') return raw
   const gunzip = createGunzip()
   raw.on('error', (error) => gunzip.destroy(error))
@@ -68,74 +68,81 @@ async function firstLine(file: string, compression: Compression): Promise<string
   }
 }
 
+/** Splits a header line on the delimiter, honouring quotes. */
+function headerNames(line: string, delimiter: string): string[] {
+  const names: string[] = []
+  let current = ''
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]
+    if (ch === '"') {
+      if (quoted && line[i + 1] === '"') {
+        current += '"'
+        i++
+      } else if (quoted || current === '') quoted = !quoted
+      else current += ch
+    } else if (ch === delimiter && !quoted) {
+      names.push(current)
+      current = ''
+    } else current += ch
+  }
+  names.push(current)
+  return names.map((n) => n.replace(/^\ufeff/, '').trim())
+}
+
 /**
- * Reads a CSV file once, checking that every record has as many fields as the header and that the text is
- * valid UTF-8.
+ * Reads a CSV file once, checking that every record has as many fields as the header, that quotes are closed and
+ * that the text is valid UTF-8.
  * @throws FreshetError `INPUT_MALFORMED` naming the line, `INPUT_BINARY` for text that is not UTF-8.
  */
 export async function scanCsv(file: string, compression: Compression, name: string, delimiter?: string): Promise<TextStructure> {
   const header = await firstLine(file, compression)
   const delim = delimiter ?? sniffDelimiter(header)
-  const parser = parse({ delimiter: delim, relax_column_count: false, relax_quotes: true, bom: true, info: true, skip_empty_lines: true, encoding: 'utf8' })
-  const input = openText(file, compression)
-  let records = 0
-  let columns: string[] = []
+  if (delim.charCodeAt(0) > 127) {
+    throw new FreshetError('USAGE', `CSV delimiter ${JSON.stringify(delim)} is not supported: use an ASCII character such as , ; | or a tab`)
+  }
+  const columns = headerNames(header, delim)
+  if (columns.length === 0 || columns.every((c) => c === '')) {
+    throw new FreshetError('INPUT_EMPTY', `${name} has no header row`, { file: name, hint: 'a CSV file needs a header row naming its columns' })
+  }
+  if (columns.some((c) => c === '')) {
+    throw new FreshetError('INPUT_MALFORMED', `${name} line 1: the header has an empty column name`, {
+      file: name,
+      line: 1,
+      hint: 'every column needs a name in the header row',
+    })
+  }
+  const scanner = new CsvScanner(delim)
   const decoder = new TextDecoder('utf-8', { fatal: true })
-  let badUtf8 = false
-  input.on('data', (chunk: Buffer) => {
-    if (!badUtf8) {
+  try {
+    for await (const chunk of openText(file, compression) as AsyncIterable<Buffer>) {
       try {
         decoder.decode(chunk, { stream: true })
       } catch {
-        badUtf8 = true
-        input.destroy(new FreshetError('INPUT_BINARY', `${name} is not valid UTF-8 text`, { file: name, hint: 'save the file as UTF-8 and re-ingest it' }))
+        throw new FreshetError('INPUT_BINARY', `${name} is not valid UTF-8 text`, { file: name, hint: 'save the file as UTF-8 and re-ingest it' })
       }
+      if (!scanner.push(chunk)) break
     }
-  })
-  input.on('error', (error) => parser.destroy(error))
-  input.pipe(parser)
-  try {
-    for await (const record of parser as AsyncIterable<{ record: string[] }>) {
-      if (records === 0 && columns.length === 0) {
-        columns = record.record
-        if (columns.some((c) => c.trim() === '')) {
-          throw new FreshetError('INPUT_MALFORMED', `${name} line 1: the header has an empty column name`, {
-            file: name,
-            line: 1,
-            hint: 'every column needs a name in the header row',
-          })
-        }
-        continue
-      }
-      records++
-    }
+    if (scanner.problem === undefined) scanner.end()
   } catch (error) {
-    if (error instanceof FreshetError) throw error
-    const info = error as { code?: string; lines?: number; message?: string; record?: unknown[] }
-    if (info.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-      // The parser runs ahead of this loop, so take the counts from its own message.
-      const counts = /expect (\d+), got (\d+)/.exec(info.message ?? '')
-      throw new FreshetError('INPUT_MALFORMED', `${name} line ${info.lines}: expected ${counts?.[1] ?? columns.length} fields like the header, got ${counts?.[2] ?? 'a different number'}`, {
-        file: name,
-        ...(info.lines === undefined ? {} : { line: info.lines }),
-        hint: 'fix the row (a missing or extra delimiter, or an unclosed quote) and re-ingest the file',
-        cause: error,
-      })
-    }
-    if (typeof info.code === 'string' && info.code.startsWith('CSV_')) {
-      throw new FreshetError('INPUT_MALFORMED', `${name} line ${info.lines}: ${info.message ?? 'malformed CSV'}`, {
-        file: name,
-        ...(info.lines === undefined ? {} : { line: info.lines }),
-        hint: 'fix the quoting on that line and re-ingest the file',
-        cause: error,
-      })
-    }
     throw streamFailure(error, name)
   }
-  if (columns.length === 0) {
-    throw new FreshetError('INPUT_EMPTY', `${name} has no header row`, { file: name, hint: 'a CSV file needs a header row naming its columns' })
+  const problem = scanner.problem
+  if (problem?.kind === 'fields') {
+    throw new FreshetError('INPUT_MALFORMED', `${name} line ${problem.line}: expected ${problem.expected} fields like the header, got ${problem.got}`, {
+      file: name,
+      line: problem.line,
+      hint: 'fix the row (a missing or extra delimiter, or an unclosed quote) and re-ingest the file',
+    })
   }
-  return { records, delimiter: delim, columns }
+  if (problem?.kind === 'unclosed-quote') {
+    throw new FreshetError('INPUT_MALFORMED', `${name} line ${problem.line}: a quoted field starts here and is never closed`, {
+      file: name,
+      line: problem.line,
+      hint: 'close the quote (a quote inside a quoted field is written "") and re-ingest the file',
+    })
+  }
+  return { records: scanner.records, delimiter: delim, columns }
 }
 
 /**

@@ -1,0 +1,13 @@
+/**
+ * A benchmark: measures Freshet and its peer side by side in the same run, prints a table and one
+ * `BENCH_JSON {...}` line, and removes every temporary file it made.
+ */
+export type Bench = () => Promise<void>
+
+/**
+ * Every benchmark by name, in the order `npm run bench` runs them with no argument. Each module is imported
+ * only when its benchmark runs, so one benchmark never pays for another's imports.
+ */
+export const benches: Readonly<Record<string, Bench>> = {
+  ingest: async () => (await import('./ingest.js')).ingestBench(),
+}
