@@ -2,6 +2,7 @@ import path from 'node:path'
 import type { LoadedConfig } from '../config/load.js'
 import type { BlobStore } from '../storage/blobs/blob-store.js'
 import type { MetadataDb } from '../storage/metadata/database.js'
+import { Registry } from '../registry/registry.js'
 
 /**
  * A running Freshet: configuration plus the adapters chosen for it. This module is the only place that knows
@@ -11,6 +12,7 @@ export interface Platform {
   readonly config: LoadedConfig
   readonly db: MetadataDb
   readonly blobs: BlobStore
+  readonly registry: Registry
   close(): Promise<void>
 }
 
@@ -24,6 +26,7 @@ export async function openPlatform(config: LoadedConfig): Promise<Platform> {
     config,
     db,
     blobs,
+    registry: new Registry(db, blobs),
     async close() {
       await blobs.close()
       await db.destroy()

@@ -5,6 +5,8 @@ import { registerData } from './commands/data.js'
 import { registerDemo } from './commands/demo.js'
 import { registerInit } from './commands/init.js'
 import { registerIngest } from './commands/ingest.js'
+import { registerModels } from './commands/models.js'
+import { registerTrain } from './commands/train.js'
 import { registerUp } from './commands/up.js'
 import { version } from '../core/package-root.js'
 
@@ -20,6 +22,8 @@ program
 registerInit(program)
 registerIngest(program)
 registerData(program)
+registerTrain(program)
+registerModels(program)
 registerUp(program)
 registerDemo(program)
 

@@ -16,6 +16,11 @@ interface Example {
   dataset: string
   /** The dataset's entry in `freshet.config.ts`, already indented. */
   datasetConfig: string
+  /** The example's pipeline entry in \`freshet.config.ts\`, already indented. */
+  pipelineConfig: string
+  /** Names \`freshet.config.ts\` imports from 'freshet'. */
+  imports: string
+  pipeline: string
   /** Data files relative to the workspace. */
   files: string
   about: string
@@ -29,6 +34,21 @@ const examples: Record<ExampleName, Example> = {
       eventTime: 'sent_at',
       label: 'is_spam',
       id: 'message_id',
+    },`,
+    pipeline: 'spam',
+    imports: 'defineConfig, text, categorical',
+    pipelineConfig: `    spam: {
+      dataset: 'emails',
+      task: 'binary',
+      mode: 'static',
+      features: {
+        subject: text({ bigrams: true }),
+        body: text({ bigrams: true, maxTokens: 400 }),
+        from_domain: categorical(),
+      },
+      trainer: { type: 'linear', optimizer: 'ftrl', hashBits: 20 },
+      split: { by: 'time', holdout: 0.2 },
+      gate: { metric: 'auc', min: 0.95 },
     },`,
     files: 'data/emails/emails-*.jsonl',
     about:
@@ -44,6 +64,22 @@ const examples: Record<ExampleName, Example> = {
       eventTime: 'date',
       label: 'delayed',
     },`,
+    pipeline: 'delays',
+    imports: 'defineConfig, categorical, numeric, cross',
+    pipelineConfig: `    delays: {
+      dataset: 'flights',
+      task: 'binary',
+      mode: 'static',
+      features: {
+        origin: categorical(),
+        destination: categorical(),
+        distance: numeric({ transform: 'log1p' }),
+        route: cross(['origin', 'destination']),
+      },
+      trainer: { type: 'linear', optimizer: 'ftrl', hashBits: 22 },
+      split: { by: 'time', holdout: '14d' },
+      gate: { metric: 'auc', min: 0.55 },
+    },`,
     files: 'data/flights/flights-*.parquet',
     about:
       '3,000,000 real US flights of January-June 2001 (npm package `vega-datasets`), one Parquet file per week. ' +
@@ -54,11 +90,15 @@ const examples: Record<ExampleName, Example> = {
 
 /** The text of the example workspace's `freshet.config.ts`. */
 export function exampleConfig(name: ExampleName): string {
-  return `import { defineConfig } from 'freshet'
+  const example = examples[name]
+  return `import { ${example.imports} } from 'freshet'
 
 export default defineConfig({
   datasets: {
-${examples[name].datasetConfig}
+${example.datasetConfig}
+  },
+  pipelines: {
+${example.pipelineConfig}
   },
 })
 `
@@ -71,6 +111,8 @@ export function exampleReadme(name: ExampleName): string {
     [`freshet ingest ${dataset} ${files}`, 'load the files into the dataset'],
     [`freshet data ${dataset}`, 'batches, rows and time range'],
     [`freshet schema ${dataset}`, 'the columns Freshet inferred'],
+    [`freshet train ${examples[name].pipeline}`, 'train, evaluate on the most recent data, register and deploy'],
+    [`freshet models ${examples[name].pipeline}`, 'versions, metrics and aliases'],
   ]
   const width = Math.max(...steps.map(([command]) => command.length))
   const lines = steps.map(([command, what]) => `${command.padEnd(width)}  # ${what}`)

@@ -7,6 +7,7 @@ import { datasetSpecOf } from '../data/ingest.js'
 import { datasetOverview } from '../data/overview.js'
 import { installAuth } from './auth.js'
 import { renderHome, type DatasetSummary } from './home.js'
+import { registerPredictRoutes } from './predict-routes.js'
 
 export interface ServerOptions {
   readonly token?: string | undefined
@@ -31,6 +32,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
     return name
   }
 
+  registerPredictRoutes(app, platform)
   app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
     const names = Object.keys(platform.config.config.datasets ?? {})

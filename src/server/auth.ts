@@ -16,11 +16,13 @@ function sameToken(given: string, expected: string): boolean {
 
 /**
  * Default-deny at the router: every request that is not a read (GET/HEAD/OPTIONS) needs
- * `Authorization: Bearer <token>`. Without a configured token, no such request is ever allowed.
+ * `Authorization: Bearer <token>`, unless its route is marked `config: { public: true }` (scoring, which changes
+ * nothing). Without a configured token, no such request is ever allowed.
  */
 export function installAuth(app: FastifyInstance, token: string | undefined): void {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (readOnlyMethods.has(request.method)) return
+    if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return
     const header = request.headers.authorization ?? ''
     const given = header.startsWith('Bearer ') ? header.slice(7) : ''
     if (token === undefined || given === '' || !sameToken(given, token)) {

@@ -48,7 +48,47 @@ export interface BatchStatisticsTable {
   computed_at: string
 }
 
+export interface ModelVersionTable {
+  pipeline: string
+  version: number
+  /** `registered`, or `rejected` when it failed its gate. */
+  status: string
+  task: string
+  trainer: string
+  manifest_key: string
+  manifest_sha256: string
+  weights_key: string
+  weights_sha256: string
+  size_bytes: number
+  /** JSON: evaluation metrics. */
+  metrics: string
+  /** JSON: batches, config hash, parent version, trainer, timings. */
+  lineage: string
+  created_at: string
+}
+
+export interface ModelAliasTable {
+  pipeline: string
+  alias: string
+  version: number
+  updated_at: string
+}
+
+export interface AliasHistoryTable {
+  id: string
+  pipeline: string
+  alias: string
+  from_version: number | null
+  to_version: number | null
+  actor: string
+  reason: string
+  at: string
+}
+
 export interface Database {
+  model_versions: ModelVersionTable
+  model_aliases: ModelAliasTable
+  alias_history: AliasHistoryTable
   datasets: DatasetTable
   schema_versions: SchemaVersionTable
   batches: BatchTable

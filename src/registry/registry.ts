@@ -1,0 +1,211 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { Selectable } from 'kysely'
+import { FreshetError } from '../core/errors.js'
+import type { BlobStore } from '../storage/blobs/blob-store.js'
+import type { MetadataDb, ModelVersionTable } from '../storage/metadata/database.js'
+
+export type ModelStatus = 'registered' | 'rejected'
+
+/** One registered model version: immutable once written. */
+export interface ModelVersion {
+  readonly pipeline: string
+  readonly version: number
+  readonly status: ModelStatus
+  readonly task: string
+  readonly trainer: string
+  readonly manifestKey: string
+  readonly manifestSha256: string
+  readonly weightsKey: string
+  readonly weightsSha256: string
+  readonly sizeBytes: number
+  readonly metrics: Record<string, unknown>
+  readonly lineage: Record<string, unknown>
+  readonly createdAt: string
+}
+
+export interface AliasMove {
+  readonly pipeline: string
+  readonly alias: string
+  readonly fromVersion: number | null
+  readonly toVersion: number | null
+  readonly actor: string
+  readonly reason: string
+  readonly at: string
+}
+
+/** What registering needs: the artifact's two parts (data only) and what to record about them. */
+export interface NewModel {
+  readonly pipeline: string
+  readonly task: string
+  readonly trainer: string
+  /** JSON document: the fitted feature transform, trainer spec and weight shapes. */
+  readonly manifest: Record<string, unknown>
+  /** Binary weights (see `serializeWeights`). */
+  readonly weights: Uint8Array
+  readonly metrics: Record<string, unknown>
+  readonly lineage: Record<string, unknown>
+  readonly status?: ModelStatus
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+
+function toModel(row: Selectable<ModelVersionTable>): ModelVersion {
+  return {
+    pipeline: row.pipeline,
+    version: Number(row.version),
+    status: row.status as ModelStatus,
+    task: row.task,
+    trainer: row.trainer,
+    manifestKey: row.manifest_key,
+    manifestSha256: row.manifest_sha256,
+    weightsKey: row.weights_key,
+    weightsSha256: row.weights_sha256,
+    sizeBytes: Number(row.size_bytes),
+    metrics: JSON.parse(row.metrics) as Record<string, unknown>,
+    lineage: JSON.parse(row.lineage) as Record<string, unknown>,
+    createdAt: row.created_at,
+  }
+}
+
+/**
+ * Model versions, their artifacts and aliases. Versions are numbered 1, 2, 3… per pipeline. Artifacts are data
+ * only (a JSON manifest and binary weights), pinned by sha256 at registration and verified on every load.
+ * Every alias move is a compare-and-swap recorded with who, when and why.
+ */
+export class Registry {
+  constructor(
+    private readonly db: MetadataDb,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  /** Stores the artifact and records the next version number for the pipeline. */
+  async register(model: NewModel): Promise<ModelVersion> {
+    const manifestBytes = new TextEncoder().encode(JSON.stringify(model.manifest))
+    const manifestSha256 = sha256(manifestBytes)
+    const weightsSha256 = sha256(model.weights)
+    // Artifacts are content-addressed, so a blob written by a registration that then lost a race is harmless.
+    const manifestKey = `models/${model.pipeline}/artifacts/${manifestSha256}/manifest.json`
+    const weightsKey = `models/${model.pipeline}/artifacts/${weightsSha256}/weights.bin`
+    await this.blobs.put(manifestKey, manifestBytes)
+    await this.blobs.put(weightsKey, model.weights)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(async (trx) => {
+          const last = await trx.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('pipeline', '=', model.pipeline).executeTakeFirst()
+          const row = {
+            pipeline: model.pipeline,
+            version: Number(last?.v ?? 0) + 1,
+            status: model.status ?? 'registered',
+            task: model.task,
+            trainer: model.trainer,
+            manifest_key: manifestKey,
+            manifest_sha256: manifestSha256,
+            weights_key: weightsKey,
+            weights_sha256: weightsSha256,
+            size_bytes: manifestBytes.length + model.weights.length,
+            metrics: JSON.stringify(model.metrics),
+            lineage: JSON.stringify(model.lineage),
+            created_at: new Date().toISOString(),
+          }
+          await trx.insertInto('model_versions').values(row).execute()
+          return toModel(row)
+        })
+      } catch (error) {
+        // Two registrations took the same number; the loser tries the next one.
+        if (attempt >= 5 || !/unique|duplicate|constraint/i.test((error as Error).message)) throw error
+      }
+    }
+  }
+
+  async versions(pipeline: string): Promise<ModelVersion[]> {
+    const rows = await this.db.selectFrom('model_versions').selectAll().where('pipeline', '=', pipeline).orderBy('version').execute()
+    return rows.map(toModel)
+  }
+
+  /** @throws FreshetError `MODEL_NOT_FOUND` */
+  async version(pipeline: string, version: number): Promise<ModelVersion> {
+    const row = await this.db.selectFrom('model_versions').selectAll().where('pipeline', '=', pipeline).where('version', '=', version).executeTakeFirst()
+    if (row === undefined) {
+      throw new FreshetError('MODEL_NOT_FOUND', `pipeline ${pipeline} has no model version ${version}`, { hint: `list them with \`freshet models ${pipeline}\`` })
+    }
+    return toModel(row)
+  }
+
+  /**
+   * Reads a version's artifact and checks both parts against the sha256 recorded at registration.
+   * @throws FreshetError `INTEGRITY_MISMATCH` when a byte changed since registration.
+   */
+  async load(pipeline: string, version: number): Promise<{ model: ModelVersion; manifest: Record<string, unknown>; weights: Uint8Array }> {
+    const model = await this.version(pipeline, version)
+    const manifestBytes = await this.blobs.get(model.manifestKey)
+    const weights = await this.blobs.get(model.weightsKey)
+    for (const [part, bytes, expected] of [
+      ['manifest', manifestBytes, model.manifestSha256],
+      ['weights', weights, model.weightsSha256],
+    ] as const) {
+      const actual = sha256(bytes)
+      if (actual !== expected) {
+        throw new FreshetError('INTEGRITY_MISMATCH', `model ${pipeline} v${version}: the ${part} does not match the sha256 recorded at registration (expected ${expected.slice(0, 12)}…, found ${actual.slice(0, 12)}…); refusing to load it`, {
+          hint: 'the artifact was changed or damaged in storage: restore it, or deploy another version',
+        })
+      }
+    }
+    return { model, manifest: JSON.parse(new TextDecoder().decode(manifestBytes)) as Record<string, unknown>, weights }
+  }
+
+  /** The version an alias points at, or undefined. */
+  async alias(pipeline: string, alias: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('model_aliases').select('version').where('pipeline', '=', pipeline).where('alias', '=', alias).executeTakeFirst()
+    return row === undefined ? undefined : Number(row.version)
+  }
+
+  async aliases(pipeline: string): Promise<Record<string, number>> {
+    const rows = await this.db.selectFrom('model_aliases').select(['alias', 'version']).where('pipeline', '=', pipeline).execute()
+    return Object.fromEntries(rows.map((r) => [r.alias, Number(r.version)]))
+  }
+
+  /**
+   * Points `alias` at `version` if it still points at `expected` (undefined = "whatever it points at now" is not
+   * allowed: callers must say what they expect, `null` meaning "no version yet"). The move is recorded.
+   * @throws FreshetError `ALIAS_CONFLICT` when the alias moved in the meantime, `MODEL_NOT_FOUND`.
+   */
+  async moveAlias(move: { pipeline: string; alias: string; version: number; expected: number | null; actor: string; reason: string }): Promise<AliasMove> {
+    await this.version(move.pipeline, move.version)
+    const at = new Date().toISOString()
+    return this.db.transaction().execute(async (trx) => {
+      let changed: number
+      if (move.expected === null) {
+        const inserted = await trx
+          .insertInto('model_aliases')
+          .values({ pipeline: move.pipeline, alias: move.alias, version: move.version, updated_at: at })
+          .onConflict((oc) => oc.columns(['pipeline', 'alias']).doNothing())
+          .executeTakeFirst()
+        changed = Number(inserted.numInsertedOrUpdatedRows ?? 0)
+      } else {
+        const updated = await trx
+          .updateTable('model_aliases')
+          .set({ version: move.version, updated_at: at })
+          .where('pipeline', '=', move.pipeline)
+          .where('alias', '=', move.alias)
+          .where('version', '=', move.expected)
+          .executeTakeFirst()
+        changed = Number(updated.numUpdatedRows)
+      }
+      if (changed !== 1) {
+        const current = await trx.selectFrom('model_aliases').select('version').where('pipeline', '=', move.pipeline).where('alias', '=', move.alias).executeTakeFirst()
+        throw new FreshetError('ALIAS_CONFLICT', `${move.pipeline}/${move.alias} points at ${current === undefined ? 'no version' : `v${current.version}`}, not ${move.expected === null ? 'no version' : `v${move.expected}`} as expected; nothing was changed`, {
+          hint: 'someone else moved it: look at `freshet models` and try again',
+        })
+      }
+      const record = { id: randomUUID(), pipeline: move.pipeline, alias: move.alias, from_version: move.expected, to_version: move.version, actor: move.actor, reason: move.reason, at }
+      await trx.insertInto('alias_history').values(record).execute()
+      return { pipeline: move.pipeline, alias: move.alias, fromVersion: move.expected, toVersion: move.version, actor: move.actor, reason: move.reason, at }
+    })
+  }
+
+  /** Every move of the pipeline's aliases, oldest first. */
+  async history(pipeline: string): Promise<AliasMove[]> {
+    const rows = await this.db.selectFrom('alias_history').selectAll().where('pipeline', '=', pipeline).orderBy('at').execute()
+    return rows.map((r) => ({ pipeline: r.pipeline, alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), actor: r.actor, reason: r.reason, at: r.at }))
+  }
+}

@@ -1,0 +1,98 @@
+import { fork } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Platform } from '../app/platform.js'
+import { FreshetError, errorCatalog, type ErrorCode } from '../core/errors.js'
+import { packageRoot } from '../core/package-root.js'
+import type { BinaryMetrics, RegressionMetrics } from '../evaluation/metrics.js'
+import type { ChildMessage, TrainingJob } from './protocol.js'
+import type { HeadlineMetrics, ModelManifest, TrainingEvent } from './run-training.js'
+
+export interface ChildTrainingResult {
+  manifest: ModelManifest
+  weights: Uint8Array
+  metrics: HeadlineMetrics
+  evaluation: BinaryMetrics | RegressionMetrics
+  lineage: Record<string, unknown>
+}
+
+export interface RunnerOptions {
+  signal?: AbortSignal
+  onEvent?: (event: TrainingEvent) => void
+  /** Heap limit of the trainer process in MiB (default 4096). */
+  maxHeapMb?: number
+}
+
+/** The compiled child entry point: beside this file when running from dist/, else in dist/ (tests run src/). */
+function childEntry(): string {
+  const here = fileURLToPath(import.meta.url)
+  const sibling = path.join(path.dirname(here), 'child.js')
+  if (here.endsWith('.js') && existsSync(sibling)) return sibling
+  const built = path.join(packageRoot, 'dist', 'src', 'training', 'child.js')
+  if (!existsSync(built)) throw new FreshetError('INTERNAL', `${built} is missing: run \`npm run build\``)
+  return built
+}
+
+const codeOf = (code: string): ErrorCode => (code in errorCatalog ? (code as ErrorCode) : 'TRAINING_FAILED')
+
+/**
+ * Trains a pipeline in a child process, so that a trainer's crash, runaway memory or hang never takes down the
+ * CLI or the server: the error is reported instead. Progress comes back as events.
+ * @throws FreshetError with the child's own code for expected failures, `TRAINING_FAILED` for a crash,
+ * `ABORTED` when `signal` aborts (the child is killed).
+ */
+export async function trainInChild(platform: Platform, pipeline: string, options: RunnerOptions = {}): Promise<ChildTrainingResult> {
+  const tmpRoot = path.join(platform.config.stateDir, 'tmp')
+  await mkdir(tmpRoot, { recursive: true })
+  const outDir = await mkdtemp(path.join(tmpRoot, 'train-'))
+  const job: TrainingJob = { root: platform.config.root, configFile: platform.config.file, stateDir: platform.config.stateDir, config: platform.config.config, pipeline, outDir }
+  try {
+    const child = fork(childEntry(), [], {
+      execArgv: [`--max-old-space-size=${options.maxHeapMb ?? 4096}`],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-8192)
+    })
+    child.stdout?.resume()
+    const onAbort = () => child.kill('SIGKILL')
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    let done: Extract<ChildMessage, { type: 'done' }> | undefined
+    let failure: Extract<ChildMessage, { type: 'error' }> | undefined
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'event') options.onEvent?.(message.event)
+      else if (message.type === 'done') done = message
+      else failure = message
+    })
+    child.send(job)
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('exit', (code, signal) => resolve({ code, signal }))
+    })
+    options.signal?.removeEventListener('abort', onAbort)
+    if (options.signal?.aborted === true) throw new FreshetError('ABORTED', `training of ${pipeline} was cancelled`)
+    if (failure !== undefined) {
+      throw new FreshetError(codeOf(failure.error.code), failure.error.message, failure.error.hint === undefined ? {} : { hint: failure.error.hint })
+    }
+    if (done === undefined || exit.code !== 0) {
+      const oom = /heap out of memory|Allocation failed/i.test(stderr)
+      const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+      const tail = stderr.trim().split('\n').slice(-6).join('\n    ')
+      throw new FreshetError('TRAINING_FAILED', `the trainer process for ${pipeline} ${oom ? `ran out of memory (heap limit ${options.maxHeapMb ?? 4096} MiB) and ` : ''}${how} before finishing${tail === '' ? '' : `:\n    ${tail}`}`, {
+        hint: oom ? 'train on a shorter window, lower hashBits, or raise the heap limit' : 'the trainer crashed; the server and CLI are unaffected. Fix the trainer and run again',
+      })
+    }
+    return {
+      manifest: JSON.parse(await readFile(done.manifestFile, 'utf8')) as ModelManifest,
+      weights: new Uint8Array(await readFile(done.weightsFile)),
+      metrics: done.metrics,
+      evaluation: done.evaluation,
+      lineage: done.lineage,
+    }
+  } finally {
+    await rm(outDir, { recursive: true, force: true })
+  }
+}
