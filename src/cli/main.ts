@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js'
 import { registerInit } from './commands/init.js'
 import { registerIngest } from './commands/ingest.js'
 import { registerModels } from './commands/models.js'
+import { registerPredict } from './commands/predict.js'
 import { registerTrain } from './commands/train.js'
 import { registerUp } from './commands/up.js'
 import { version } from '../core/package-root.js'
@@ -24,6 +25,7 @@ registerIngest(program)
 registerData(program)
 registerTrain(program)
 registerModels(program)
+registerPredict(program)
 registerUp(program)
 registerDemo(program)
 

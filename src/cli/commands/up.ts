@@ -12,9 +12,10 @@ export function parsePort(text: string): number {
 }
 
 /** Serves until SIGINT/SIGTERM, then closes the server and the platform. */
-export async function serveUntilStopped(platform: Platform, options: { host?: string; port?: number }): Promise<void> {
+export async function serveUntilStopped(platform: Platform, options: { host?: string; port?: number }, onListening?: (url: string) => void): Promise<void> {
   const { app, url } = await startServer(platform, options)
-  process.stdout.write(`Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/healthz. Ctrl+C stops it.\n`)
+  process.stdout.write(`Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz. Ctrl+C stops it.\n`)
+  onListening?.(url)
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGINT', stop)
