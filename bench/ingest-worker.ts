@@ -5,13 +5,12 @@
  *   ours <file> <workspace>              Freshet's ingestFile into a fresh workspace
  *   summarize <file> <parquet|csv>        the peer: bare DuckDB SUMMARIZE of the same file
  *   export-csv <parquet> <csv> <rows>     writes the first rows of a Parquet file as CSV
- *   phases <file> <workspace>             ingestFile's steps one by one, each timed (for profiling)
  */
 import { finishWorker, secondsSince } from './support.js'
 
 const [mode, file, extra, rowsText] = process.argv.slice(2)
 if (file === undefined || extra === undefined) {
-  console.error('usage: ingest-worker.js ours|summarize|export-csv|phases <file> <arg> [rows]')
+  console.error('usage: ingest-worker.js ours|summarize|export-csv <file> <arg> [rows]')
   process.exit(2)
 }
 
@@ -72,9 +71,6 @@ switch (mode) {
     break
   case 'export-csv':
     await exportCsv(file, extra, Number(rowsText))
-    break
-  case 'phases':
-    finishWorker({ phases: await (await import('./ingest-phases.js')).ingestPhases(file, extra, datasets) })
     break
   default:
     console.error(`unknown worker mode ${JSON.stringify(mode)}`)

@@ -6,7 +6,6 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatNumber, table } from '../src/cli/table.js'
 import { formatBytes } from '../src/core/sizes.js'
-import type { Phase } from './ingest-phases.js'
 import { median, printBenchJson, runWorker, type WorkerReport } from './support.js'
 
 /*
@@ -33,7 +32,6 @@ interface CaseResult {
   readonly peer: { seconds: number[]; medianSeconds: number; rowsPerSecond: number; peakRssKiB: number }
   readonly ratio: number
   readonly pass: { ratio: boolean; rss: boolean }
-  phases?: Phase[]
 }
 
 /** The folder of an installed package, even when its `exports` hides package.json (as vega-datasets' does). */
@@ -95,15 +93,6 @@ async function measure(
   }
 }
 
-async function profile(tmp: string, file: string): Promise<Phase[]> {
-  const workspace = await mkdtemp(path.join(tmp, 'workspace-'))
-  try {
-    return (await runWorker<WorkerReport & { phases: Phase[] }>(worker, ['phases', file, workspace])).phases
-  } finally {
-    await rm(workspace, { recursive: true, force: true })
-  }
-}
-
 const seconds = (s: number) => `${s.toFixed(2)} s`
 const rate = (r: number) => `${formatNumber(Math.round(r))}/s`
 const kib = (k: number) => formatBytes(k * 1024)
@@ -124,7 +113,6 @@ export async function ingestBench(): Promise<void> {
     for (const { input, file, format } of inputs) {
       console.log(`  ${input}: ${runs} runs each of ingestFile and SUMMARIZE, alternating...`)
       const result = await measure(tmp, input, file, format, runs)
-      if (process.env.FRESHET_BENCH_PHASES === '1') result.phases = await profile(tmp, file)
       results.push(result)
     }
 
@@ -164,16 +152,6 @@ export async function ingestBench(): Promise<void> {
     console.log(
       `  load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${os.availableParallelism()} cores`,
     )
-    for (const r of results) {
-      if (r.phases === undefined) continue
-      console.log(`\n  ingestFile step by step, ${r.input}:`)
-      console.log(
-        table(
-          ['step', 'time', 'peak RSS after'],
-          r.phases.map((p) => [p.name, seconds(p.seconds), kib(p.maxRssKiB)]),
-        ),
-      )
-    }
     printBenchJson('ingest', {
       runs,
       cores: os.availableParallelism(),

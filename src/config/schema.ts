@@ -112,6 +112,49 @@ export const pipelineSpec = strict({
 })
 export type PipelineSpec = z.infer<typeof pipelineSpec>
 
+const severity = z.enum(['blocking', 'warning'], { error: 'expected blocking or warning' })
+
+/** Thresholds of one column; each overrides the dataset-wide value. */
+const columnValidation = strict({
+  maxMissing: fraction().optional(),
+  drift: fraction().optional(),
+  newValues: fraction().optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  severity: severity.optional(),
+  /** Skip every statistical check of this column (schema checks still apply). */
+  ignore: z.boolean().optional(),
+})
+
+export const validationSpec = strict({
+  /**
+   * Distance above which a column has drifted against the previous accepted data: `threshold` is the L∞ distance
+   * for categories (default 0.1), `numericThreshold` the Jensen-Shannon divergence for numbers (default 0.02).
+   */
+  drift: strict({ threshold: fraction().optional(), numericThreshold: fraction().optional(), severity: severity.optional() }).optional(),
+  /** Distance above which a batch is skewed against the production model's training data. */
+  skew: strict({ threshold: fraction().optional(), severity: severity.optional() }).optional(),
+  /** Missing fraction above which a column is anomalous (absolute), and the rise over the reference that is. */
+  maxMissing: fraction().optional(),
+  maxMissingIncrease: fraction().optional(),
+  /** Fraction of a categorical column's rows with values never seen before. */
+  maxNewValues: fraction().optional(),
+  /** Fraction of rows outside the reference range (widened by `rangeTolerance` of its span). */
+  maxOutOfRange: fraction().optional(),
+  rangeTolerance: nonNegative().optional(),
+  /** Event times later than now by more than this are anomalous. */
+  futureTolerance: duration.optional(),
+  /** How many previous accepted batches make the reference. */
+  referenceBatches: int(1, 1000).optional(),
+  /** Fewer rows than this on either side makes statistical anomalies warnings only. */
+  minRows: int(1, 1e9).optional(),
+  onBadRows: z.enum(['quarantine-batch', 'split'], { error: 'expected quarantine-batch or split' }).optional(),
+  /** With `split`, the largest fraction of bad rows that is split off; above it the whole batch is quarantined. */
+  maxBadRowFraction: fraction().optional(),
+  columns: z.record(columnName, columnValidation).optional(),
+})
+export type ValidationSpec = z.infer<typeof validationSpec>
+
 export const datasetSpec = strict({
   /** Folder (relative to the workspace) where dropped files are ingested by the storage trigger. */
   landing: z.string().min(1).optional(),
@@ -125,10 +168,7 @@ export const datasetSpec = strict({
     header: z.boolean().optional(),
   }).optional(),
   maxFileSize: size.optional(),
-  validation: strict({
-    drift: strict({ threshold: fraction() }).optional(),
-    maxMissing: fraction().optional(),
-  }).optional(),
+  validation: validationSpec.optional(),
 })
 export type DatasetSpec = z.infer<typeof datasetSpec>
 

@@ -8,6 +8,7 @@ export const errorCatalog = {
   CONFIG_INVALID: { http: 500, exit: 2 },
   DATASET_NOT_FOUND: { http: 404, exit: 1 },
   BATCH_NOT_FOUND: { http: 404, exit: 1 },
+  BATCH_STATE: { http: 409, exit: 1 },
   FILE_NOT_FOUND: { http: 404, exit: 1 },
   INVALID_KEY: { http: 400, exit: 1 },
   BLOB_NOT_FOUND: { http: 404, exit: 1 },

@@ -24,6 +24,8 @@ export interface Batch {
   readonly minEventTime: string | null
   readonly maxEventTime: string | null
   readonly createdAt: string
+  /** The batch this one's bad rows were split off, for a split-off sub-batch. */
+  readonly parentId: string | null
 }
 
 type BatchRow = Selectable<BatchTable>
@@ -46,6 +48,7 @@ export function toBatch(row: BatchRow): Batch {
     minEventTime: row.min_event_time,
     maxEventTime: row.max_event_time,
     createdAt: row.created_at,
+    parentId: row.parent_id,
   }
 }
 

@@ -20,6 +20,8 @@ beforeEach(async () => {
     datasets: {
       events: { eventTime: 'ts', label: 'clicked', maxFileSize: '64kb' },
       loose: {},
+      other: {},
+      big: {},
     },
   }))
   await mkdir(path.join(dir, 'in'))
@@ -30,15 +32,6 @@ async function write(name: string, content: string | Uint8Array): Promise<string
   const file = path.join(dir, 'in', name)
   await writeFile(file, content)
   return file
-}
-
-async function rejectsWith(dataset: string, file: string): Promise<FreshetError> {
-  const error = await ingestFile(platform, dataset, file).then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(FreshetError)
-  return error as FreshetError
 }
 
 /** Ingests a bad file and checks the promises: a clear error, nothing visible, the source untouched. */
@@ -97,14 +90,15 @@ describe('ingest', () => {
   it('sniffs the delimiter, reads gzip, and reads JSON Lines and Parquet', async () => {
     const semicolon = await ingestFile(platform, 'loose', await write('semi.csv', 'a;b;c\n1;"x;y";3\n4;5;6\n'))
     expect(semicolon.batch.rows).toBe(2)
-    const gz = await ingestFile(platform, 'loose', await write('g.csv.gz', gzipSync('a,b\n1,2\n3,4\n5,6\n')))
+    const gz = await ingestFile(platform, 'other', await write('g.csv.gz', gzipSync('a,b\n1,2\n3,4\n5,6\n')))
     expect(gz.batch).toMatchObject({ rows: 3, compression: 'gzip', format: 'csv' })
-    const jsonl = await ingestFile(platform, 'loose', await write('j.jsonl', '{"a":1,"b":"x"}\n\n{"a":2,"b":"y","nested":{"k":[1,2]}}\n'))
+    const jsonl = await ingestFile(platform, 'other', await write('j.jsonl', '{"a":1,"b":2}\n\n{"a":2,"b":3,"nested":{"k":[1,2]}}\n'))
     expect(jsonl.batch).toMatchObject({ rows: 2, format: 'jsonl' })
     const parquet = path.join(dir, 'in', 'f.parquet')
     await copyFile(flights, parquet)
-    const pq = await ingestFile(platform, 'loose', parquet)
-    expect(pq.batch).toMatchObject({ rows: 3_000_000, format: 'parquet' })
+    const pq = await ingestFile(platform, 'big', parquet)
+    expect(pq.batch).toMatchObject({ rows: 3_000_000, format: 'parquet', state: 'accepted' })
+    expect(jsonl.batch.state).toBe('accepted')
     expect(pq.batch.dataKey).toBe(pq.batch.originalKey)
   }, 120_000)
 
@@ -175,29 +169,31 @@ describe('bad input', () => {
     await expect(ingestFile(platform, 'event', file)).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND', message: expect.stringContaining('did you mean "events"') as unknown })
   })
 
-  it('a file without the dataset’s event-time column', async () => {
-    const error = await rejects('events', await write('nots.csv', 'clicked,country\n1,DE\n'))
-    expect(error.code).toBe('SCHEMA_CONFLICT')
-    expect(error.message).toContain('has no column "ts"')
-  })
-
-  it('a value that cannot be read as the event time names the problem', async () => {
-    const error = await rejects('events', await write('badts.csv', 'ts,clicked\n2024-01-01T00:00:00Z,1\nyesterday,0\n'))
-    expect(error.code).toBe('INPUT_MALFORMED')
-    expect(error.message).toContain('badts.csv')
-    expect(error.message).toContain('yesterday')
-  })
 })
 
-describe('later batches', () => {
-  it('read values as the established column types, and name a value that does not fit', async () => {
+describe('validation and quarantine', () => {
+  async function quarantined(dataset: string, file: string) {
+    const result = await ingestFile(platform, dataset, file)
+    expect(result.batch.state).toBe('quarantined')
+    expect(Buffer.from(await platform.blobs.get(result.batch.originalKey))).toEqual(await readFile(file))
+    return result
+  }
+
+  it('quarantines a file without the event-time column, keeping its bytes', async () => {
+    const result = await quarantined('events', await write('nots.csv', 'clicked,country\n1,DE\n'))
+    expect(result.anomalies).toContainEqual(expect.objectContaining({ code: 'MISSING_COLUMN', column: 'ts', severity: 'blocking' }))
+  })
+
+  it('quarantines values that do not fit a column type, naming rows and values', async () => {
     await ingestFile(platform, 'loose', await write('a.csv', 'n,x\n1.5,a\n2.5,b\n'))
     const ints = await ingestFile(platform, 'loose', await write('b.csv', 'n,x\n3,c\n'))
     expect(ints.schemaChange).toBeUndefined()
-    const error = await rejectsWith('loose', await write('c.csv', 'n,x\nlots,d\n'))
-    expect(error).toMatchObject({ code: 'INPUT_MALFORMED' })
-    expect(error.message).toContain('c.csv')
-    expect(error.message).toContain('lots')
-    expect(await listBatches(platform.db, 'loose')).toHaveLength(2)
+    const result = await quarantined('loose', await write('c.csv', 'n,x\n4,d\nlots,e\n5,f\n'))
+    const mismatch = result.anomalies?.find((a) => a.code === 'TYPE_MISMATCH')
+    expect(mismatch).toMatchObject({ column: 'n', value: 1, examples: [2], values: ['lots'] })
+    expect((await listBatches(platform.db, 'loose')).map((b) => b.state)).toEqual(['accepted', 'accepted', 'quarantined'])
+
+    const badTime = await quarantined('events', await write('badts.csv', 'ts,clicked\n2024-01-01T00:00:00Z,1\nyesterday,0\n'))
+    expect(badTime.anomalies?.find((a) => a.code === 'TYPE_MISMATCH')?.values).toEqual(['yesterday'])
   })
 })

@@ -8,22 +8,19 @@ import type { LoadedConfig } from '../config/load.js'
 import { FreshetError, errnoCode, isFreshetError } from '../core/errors.js'
 import { didYouMean } from '../core/names.js'
 import { formatBytes, parseSize } from '../core/sizes.js'
-import type { BlobStore } from '../storage/blobs/blob-store.js'
-import type { MetadataDb } from '../storage/metadata/database.js'
 import { currentSchema, findBatchBySha, type Batch } from './batches.js'
-import { openDuck, type Duck } from './duckdb.js'
+import { ident, literal, openDuck, type Duck } from './duckdb.js'
 import { detectFormat, type DetectedFormat } from './formats.js'
 import { readBatchFile, type ReadBatch } from './read-batch.js'
-import { recordBatch } from './record-batch.js'
-import { computeStatistics } from './statistics.js'
+import { batchIdOf, recordBatch } from './record-batch.js'
+import { isBlocking, rowLevelCodes, type Anomaly } from '../validation/anomaly.js'
+import { validateCandidate, type ValidationContext } from '../validation/run-validation.js'
+import { datasetThresholds } from '../validation/thresholds.js'
+import { computeStatistics, type ColumnStatistics } from './statistics.js'
 import { scanCsv, scanJsonLines, type TextStructure } from './structure.js'
 
 /** What ingestion needs from a running platform. */
-export interface IngestContext {
-  readonly config: LoadedConfig
-  readonly db: MetadataDb
-  readonly blobs: BlobStore
-}
+export type IngestContext = ValidationContext
 
 export interface IngestResult {
   /** `duplicate` when the same bytes were ingested before: nothing was written. */
@@ -32,6 +29,10 @@ export interface IngestResult {
   readonly file: string
   /** Set when this batch created a new schema version. */
   readonly schemaChange?: { version: number; changes: string[] }
+  /** What validation found (blocking anomalies put the batch in quarantine). */
+  readonly anomalies?: Anomaly[]
+  /** With `onBadRows: 'split'`: the sub-batch of bad rows, quarantined; `batch` holds the accepted rest. */
+  readonly split?: { quarantined: Batch }
 }
 
 export const defaultMaxFileSize = 2 * 1024 ** 3
@@ -78,8 +79,10 @@ async function stageCopy(file: string, dir: string, limit: number, name: string)
 /**
  * Ingests one file into a dataset as one immutable batch: CSV, JSON Lines or Parquet, plain or gzip.
  * The source file is only read. The batch is keyed by the sha256 of its bytes, so ingesting the same bytes again
- * is a no-op that returns the existing batch with status `duplicate`. Either the whole batch (original bytes,
- * Parquet, schema, statistics) becomes visible, or nothing does.
+ * is a no-op that returns the existing batch with status `duplicate`. Every batch is validated; one with a blocking
+ * anomaly is stored in state `quarantined` (never visible to training), or with `onBadRows: 'split'` only its bad
+ * rows are. Either the whole batch (original bytes, Parquet, schema, statistics, validation) becomes visible, or
+ * nothing does.
  * @throws FreshetError `DATASET_NOT_FOUND`, `FILE_NOT_FOUND`, `INPUT_EMPTY`, `INPUT_BINARY`, `INPUT_TOO_LARGE`,
  *   `INPUT_MALFORMED` (naming the line where known), `SCHEMA_CONFLICT`.
  */
@@ -124,31 +127,58 @@ export async function ingestFile(ctx: IngestContext, dataset: string, file: stri
     const statistics = await computeStatistics(duck, read.parquetFile, read.columns)
     options.signal?.throwIfAborted()
 
+    const outcome = await validateCandidate(ctx, duck, { dataset, spec, read, statistics, established })
+    const blocking = isBlocking(outcome.report)
+    const settings = datasetThresholds(spec.validation)
+    const splittable =
+      blocking &&
+      settings.onBadRows === 'split' &&
+      outcome.badRowCondition !== null &&
+      outcome.report.anomalies.every((a) => a.severity !== 'blocking' || rowLevelCodes.has(a.code)) &&
+      outcome.report.badRows.count < read.rows &&
+      outcome.report.badRows.count / read.rows <= settings.maxBadRowFraction
+    options.signal?.throwIfAborted()
+
     const prefix = `datasets/${dataset}/batches/${staged.sha256}`
     const originalKey = `${prefix}/original.${extensionOf(detected)}`
-    await ctx.blobs.putStream(originalKey, createReadStream(staged.path), options.signal === undefined ? {} : { signal: options.signal })
-    const dataKey = read.parquetFile === staged.path ? originalKey : `${prefix}/data.parquet`
-    if (dataKey !== originalKey) {
-      await ctx.blobs.putStream(dataKey, createReadStream(read.parquetFile), options.signal === undefined ? {} : { signal: options.signal })
+    const put = (key: string, file: string) => ctx.blobs.putStream(key, createReadStream(file), options.signal === undefined ? {} : { signal: options.signal })
+    await put(originalKey, staged.path)
+    const base = { dataset, sourceName: path.basename(name), detected, sizeBytes: staged.size, columns: read.columns, declared: spec.schema !== undefined, originalKey }
+    const eventRange = (stats: ColumnStatistics[]) => {
+      const range = spec.eventTime === undefined ? undefined : stats.find((s) => s.name === spec.eventTime)?.timestamp
+      return { minEventTime: range?.min ?? null, maxEventTime: range?.max ?? null }
     }
-    const eventTime = spec.eventTime === undefined ? undefined : statistics.find((s) => s.name === spec.eventTime)?.timestamp
     try {
-      const recorded = await recordBatch(ctx.db, {
-        dataset,
-        sha256: staged.sha256,
-        sourceName: path.basename(name),
-        detected,
-        sizeBytes: staged.size,
-        rows: read.rows,
-        columns: read.columns,
-        declared: spec.schema !== undefined,
-        originalKey,
-        dataKey,
-        minEventTime: eventTime?.min ?? null,
-        maxEventTime: eventTime?.max ?? null,
-        statistics,
-      })
-      return { status: 'ingested', batch: recorded.batch, file: name, ...(recorded.schemaChange === undefined ? {} : { schemaChange: recorded.schemaChange }) }
+      if (splittable && outcome.badRowCondition !== null) {
+        const good = path.join(staging, 'good.parquet')
+        const bad = path.join(staging, 'bad.parquet')
+        const columns = read.columns.map((c) => ident(c.name)).join(', ')
+        await duck.run(`COPY (SELECT ${columns} FROM cand WHERE NOT (${outcome.badRowCondition}) ORDER BY __r) TO ${literal(good)} (FORMAT parquet, COMPRESSION zstd)`)
+        await duck.run(`COPY (SELECT __r AS source_row, ${columns} FROM cand WHERE ${outcome.badRowCondition} ORDER BY __r) TO ${literal(bad)} (FORMAT parquet, COMPRESSION zstd)`)
+        const goodStats = await computeStatistics(duck, good, read.columns)
+        const badStats = await computeStatistics(duck, bad, read.columns)
+        await put(`${prefix}/data.parquet`, good)
+        await put(`${prefix}/bad-rows.parquet`, bad)
+        const badRows = outcome.report.badRows.count
+        const accepted = await recordBatch(ctx.db, { ...base, sha256: staged.sha256, rows: read.rows - badRows, dataKey: `${prefix}/data.parquet`, statistics: goodStats, ...eventRange(goodStats), state: 'accepted', validation: outcome.report })
+        const quarantined = await recordBatch(ctx.db, {
+          ...base,
+          id: batchIdOf(dataset, `${staged.sha256}:bad-rows`),
+          sha256: createHash('sha256').update(`${staged.sha256}:bad-rows`).digest('hex'),
+          rows: badRows,
+          dataKey: `${prefix}/bad-rows.parquet`,
+          statistics: badStats,
+          ...eventRange(badStats),
+          state: 'quarantined',
+          parentId: accepted.batch.id,
+          validation: outcome.report,
+        })
+        return { status: 'ingested', batch: accepted.batch, file: name, anomalies: outcome.report.anomalies, split: { quarantined: quarantined.batch }, ...(accepted.schemaChange === undefined ? {} : { schemaChange: accepted.schemaChange }) }
+      }
+      const dataKey = read.parquetFile === staged.path ? originalKey : `${prefix}/data.parquet`
+      if (dataKey !== originalKey) await put(dataKey, read.parquetFile)
+      const recorded = await recordBatch(ctx.db, { ...base, sha256: staged.sha256, rows: read.rows, dataKey, statistics, ...eventRange(statistics), state: blocking ? 'quarantined' : 'accepted', validation: outcome.report })
+      return { status: 'ingested', batch: recorded.batch, file: name, anomalies: outcome.report.anomalies, ...(recorded.schemaChange === undefined ? {} : { schemaChange: recorded.schemaChange }) }
     } catch (error) {
       // Two ingests of the same bytes raced: the other one recorded the batch first.
       const again = await findBatchBySha(ctx.db, dataset, staged.sha256)

@@ -24,7 +24,7 @@ export interface DatasetOverview {
 const usable = (b: Batch): boolean => b.state === 'accepted' || b.state === 'released'
 
 /** Copies batches' Parquet files from the blob store into a temporary folder, for DuckDB to read. */
-export async function fetchBatchFiles(platform: Platform, batches: readonly Batch[]): Promise<{ files: string[]; cleanup: () => Promise<void> }> {
+export async function fetchBatchFiles(platform: Pick<Platform, 'config' | 'blobs'>, batches: readonly Batch[]): Promise<{ files: string[]; cleanup: () => Promise<void> }> {
   const tmpRoot = path.join(platform.config.stateDir, 'tmp')
   await mkdir(tmpRoot, { recursive: true })
   const dir = await mkdtemp(path.join(tmpRoot, 'read-'))

@@ -11,6 +11,9 @@ export interface ReadBatch {
   readonly parquetFile: string
   readonly columns: SchemaColumn[]
   readonly rows: number
+  /** Columns the dataset expects (event time, label, id, declared or established) that the file lacks. */
+  readonly missingColumns: string[]
+  readonly typeMismatches: TypeMismatch[]
 }
 
 export interface ReadBatchInput {
@@ -59,10 +62,21 @@ function malformed(input: ReadBatchInput, error: unknown): FreshetError {
   })
 }
 
+/** Values of a column that could not be read as the column's type (they are stored as null). */
+export interface TypeMismatch {
+  readonly column: string
+  readonly expected: string
+  readonly count: number
+  /** 1-based data row numbers, all of them (up to a million). */
+  readonly rows: number[]
+  readonly examples: { row: number; value: string }[]
+}
+
 /**
- * Reads a staged file with DuckDB, applies the declared column types, and writes it as Parquet. Checks that
- * the columns the dataset names (event time, label, id, declared schema) exist and that DuckDB read exactly as
- * many rows as the structural scan counted.
+ * Reads a staged file with DuckDB, applies the declared or established column types, and writes it as Parquet
+ * (in the file's row order, so row numbers stay meaningful). Values that do not fit a column's type become null
+ * and are reported as type mismatches; columns the dataset expects but the file lacks are reported as missing.
+ * Checks that DuckDB read exactly as many rows as the structural scan counted.
  */
 export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<ReadBatch> {
   const relation = sourceRelation(input)
@@ -74,24 +88,16 @@ export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<
   }
   const found = described.map((row) => ({ name: String(row.column_name), duck: String(row.column_type) }))
   const names = new Set(found.map((c) => c.name))
-  const required: [string, string | undefined][] = [
-    ['eventTime', input.spec.eventTime],
-    ['label', input.spec.label],
-    ['id', input.spec.id],
-    ...Object.keys(input.spec.schema ?? {}).map((c): [string, string] => ['schema', c]),
-  ]
-  for (const [role, column] of required) {
-    if (column !== undefined && !names.has(column)) {
-      throw new FreshetError('SCHEMA_CONFLICT', `${input.name} has no column ${JSON.stringify(column)} (the dataset's ${role} column); its columns are: ${[...names].join(', ')}`, {
-        file: input.name,
-        column,
-        hint: 'add the column to the file, or fix the dataset declaration in freshet.config.ts',
-      })
-    }
-  }
+  const expected = new Set([
+    ...[input.spec.eventTime, input.spec.label, input.spec.id].filter((c): c is string => c !== undefined),
+    ...Object.keys(input.spec.schema ?? {}),
+    ...(input.established ?? []).map((c) => c.name),
+  ])
+  const missingColumns = [...expected].filter((c) => !names.has(c))
 
   const columns: SchemaColumn[] = []
   const selects: string[] = []
+  const casts: { column: string; type: string }[] = []
   let changed = false
   const established = new Map((input.established ?? []).map((c) => [c.name, c.type]))
   for (const column of found) {
@@ -102,7 +108,8 @@ export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<
     const inferred = columnTypeOf(column.duck)
     const c = ident(column.name)
     if (declared !== undefined && declared !== inferred) {
-      selects.push(`CAST(${c} AS ${storageTypeOf(declared)}) AS ${c}`)
+      selects.push(`TRY_CAST(${c} AS ${storageTypeOf(declared)}) AS ${c}`)
+      casts.push({ column: column.name, type: storageTypeOf(declared) })
       columns.push({ name: column.name, type: declared, storage: storageTypeOf(declared) })
       changed = true
     } else if (inferred === undefined) {
@@ -113,6 +120,27 @@ export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<
     } else {
       selects.push(c)
       columns.push({ name: column.name, type: inferred, storage: column.duck })
+    }
+  }
+  const typeMismatches: TypeMismatch[] = []
+  for (const cast of casts) {
+    const c = ident(cast.column)
+    let bad: Record<string, unknown>[]
+    try {
+      bad = await duck.rows(
+        `SELECT r, CAST(v AS VARCHAR) AS v FROM (SELECT row_number() OVER () AS r, ${c} AS v FROM ${relation}) WHERE v IS NOT NULL AND TRY_CAST(v AS ${cast.type}) IS NULL ORDER BY r LIMIT 1000000`,
+      )
+    } catch (error) {
+      throw malformed(input, error)
+    }
+    if (bad.length > 0) {
+      typeMismatches.push({
+        column: cast.column,
+        expected: cast.type,
+        count: bad.length,
+        rows: bad.map((b) => Number(b.r)),
+        examples: bad.slice(0, 10).map((b) => ({ row: Number(b.r), value: String(b.v).slice(0, 80) })),
+      })
     }
   }
 
@@ -141,5 +169,5 @@ export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<
   if (rows === 0) {
     throw new FreshetError('INPUT_EMPTY', `${input.name} has a header but no rows`, { file: input.name })
   }
-  return { parquetFile, columns, rows }
+  return { parquetFile, columns, rows, missingColumns, typeMismatches }
 }

@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { exampleConfig, exampleNames, exampleReadme, isExampleName, prepareExample } from './templates.js'
+import { loadConfig } from '../config/load.js'
+import { exampleConfig, exampleDataset, exampleNames, exampleReadme, isExampleName, prepareExample } from './templates.js'
 
 const temp: string[] = []
 
@@ -16,13 +17,24 @@ describe('example templates', () => {
     expect(isExampleName('spam')).toBe(true)
     expect(isExampleName('ads')).toBe(false)
     const spam = exampleConfig('spam')
-    expect(spam).toContain("import { defineConfig } from 'freshet'")
+    expect(spam).toContain("import { defineConfig, text, categorical } from 'freshet'")
     expect(spam).toMatch(
       /emails: \{\s+landing: 'landing\/emails',\s+eventTime: 'sent_at',\s+label: 'is_spam',\s+id: 'message_id',/,
     )
     expect(exampleConfig('flights')).toMatch(
       /flights: \{\s+landing: 'landing\/flights',\s+eventTime: 'date',\s+label: 'delayed',\s+\}/,
     )
+  })
+
+  it('writes configs that load and validate, each with a pipeline on its dataset', async () => {
+    for (const name of exampleNames) {
+      const dir = await mkdtemp(join(tmpdir(), 'freshet-template-'))
+      await writeFile(join(dir, 'freshet.config.ts'), exampleConfig(name))
+      const { config } = await loadConfig(dir)
+      const [pipeline] = Object.values(config.pipelines ?? {})
+      expect(pipeline?.dataset).toBe(exampleDataset(name))
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('tells the user the next commands, with globs that match only the data files', () => {

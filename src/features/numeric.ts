@@ -47,6 +47,7 @@ export function fitNumeric(
   let m2 = 0
   let min = Number.POSITIVE_INFINITY
   let max = Number.NEGATIVE_INFINITY
+  let maxAbs = 0
   const wantsQuantiles = typeof spec.buckets === 'number'
   const finite = wantsQuantiles ? new Float64Array(length) : undefined
   for (let r = 0; r < length; r++) {
@@ -59,6 +60,7 @@ export function fitNumeric(
     m2 += delta * (x - mean)
     if (x < min) min = x
     if (x > max) max = x
+    if (Math.abs(x) > maxAbs) maxAbs = Math.abs(x)
   }
   let buckets: number[] | null = null
   if (typeof spec.buckets === 'number' && finite !== undefined) {
@@ -77,7 +79,14 @@ export function fitNumeric(
       }
     }
   }
-  const std = count > 0 ? Math.sqrt(m2 / count) : 0
+  let std = count > 0 ? Math.sqrt(m2 / count) : 0
+  if (!Number.isFinite(mean) || !Number.isFinite(std)) {
+    // Welford overflows on magnitudes past ~1e154 (squares) or ~1e308 (differences of opposite signs): redo it on
+    // the values divided by the largest magnitude, where every intermediate stays small.
+    const scaled = scaledMoments(column, length, maxAbs)
+    mean = scaled.mean * maxAbs
+    std = scaled.std * maxAbs
+  }
   return {
     name,
     type: 'numeric',
@@ -91,6 +100,26 @@ export function fitNumeric(
     min: count > 0 ? min : null,
     max: count > 0 ? max : null,
   }
+}
+
+/** Mean and population std of the present values of `column` divided by `scale`. */
+function scaledMoments(
+  column: ArrayLike<unknown>,
+  length: number,
+  scale: number,
+): { mean: number; std: number } {
+  let count = 0
+  let mean = 0
+  let m2 = 0
+  for (let r = 0; r < length; r++) {
+    const x = toNumber(column[r]) / scale
+    if (Number.isNaN(x)) continue
+    count++
+    const delta = x - mean
+    mean += delta / count
+    m2 += delta * (x - mean)
+  }
+  return { mean, std: count > 0 ? Math.sqrt(m2 / count) : 0 }
 }
 
 /** Boundaries at the k/n quantiles (k = 1..n-1) of `values`, duplicates removed. */
@@ -118,16 +147,23 @@ function bucketOf(boundaries: number[], x: number): number {
   return lo
 }
 
-/** The transformed value of a present number. */
+/** Largest finite float32: the feature matrix stores float32, where anything larger would become Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38
+
+/** The transformed value of a present number, clamped to the finite float32 range. */
 export function numericValue(fitted: FittedNumeric, x: number): number {
   switch (fitted.transform) {
     case 'standardize':
-      return (x - fitted.mean) / (fitted.std > 0 ? fitted.std : 1)
+      return clampFloat32((x - fitted.mean) / (fitted.std > 0 ? fitted.std : 1))
     case 'log1p':
       return x < 0 ? -Math.log1p(-x) : Math.log1p(x)
     case 'none':
-      return x
+      return clampFloat32(x)
   }
+}
+
+function clampFloat32(v: number): number {
+  return v > FLOAT32_MAX ? FLOAT32_MAX : v < -FLOAT32_MAX ? -FLOAT32_MAX : v
 }
 
 /** Returns the per-row emitter of a numeric feature over `column`. */

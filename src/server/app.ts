@@ -22,7 +22,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   app.setErrorHandler((error, _request, reply) => {
     if (isFreshetError(error)) return reply.code(error.httpStatus).send(error.toJSON())
     const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500
-    return reply.code(status).send({ code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: (error as Error).message })
+    return reply.code(status).send({ code: status === 500 ? 'INTERNAL' : status === 413 ? 'INPUT_TOO_LARGE' : 'BAD_REQUEST', message: (error as Error).message })
   })
 
   const datasetName = (params: unknown): string => {

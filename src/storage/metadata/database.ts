@@ -39,6 +39,27 @@ export interface BatchTable {
   max_event_time: string | null
   created_at: string
   seq: number
+  /** Set on the sub-batch of bad rows split off a batch. */
+  parent_id: string | null
+}
+
+export interface BatchValidationTable {
+  batch_id: string
+  /** JSON: `Anomaly[]`. */
+  anomalies: string
+  /** JSON: the whole `ValidationReport`. */
+  report: string
+  validated_at: string
+}
+
+export interface QuarantineActionTable {
+  id: string
+  batch_id: string
+  /** `quarantine`, `release` or `discard`. */
+  action: string
+  actor: string
+  reason: string
+  at: string
 }
 
 export interface BatchStatisticsTable {
@@ -86,6 +107,8 @@ export interface AliasHistoryTable {
 }
 
 export interface Database {
+  batch_validation: BatchValidationTable
+  quarantine_actions: QuarantineActionTable
   model_versions: ModelVersionTable
   model_aliases: ModelAliasTable
   alias_history: AliasHistoryTable

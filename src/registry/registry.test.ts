@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { tempPlatform } from '../../test/support/workspace.js'
+import type { Platform } from '../app/platform.js'
+import { FreshetError } from '../core/errors.js'
+import type { NewModel, Registry } from './registry.js'
+
+let platform: Platform
+let registry: Registry
+let dispose: () => Promise<void>
+
+beforeEach(async () => {
+  ;({ platform, dispose } = await tempPlatform({}))
+  registry = platform.registry
+})
+afterEach(async () => {
+  await dispose()
+})
+
+/** A model whose manifest and weights are unique to `tag`, so no two share a content-addressed blob. */
+function model(pipeline: string, tag: string): NewModel {
+  const weights = new Uint8Array(64)
+  for (let i = 0; i < weights.length; i++) weights[i] = (i * 31 + tag.charCodeAt(i % tag.length)) & 0xff
+  return {
+    pipeline,
+    task: 'binary',
+    trainer: 'linear',
+    manifest: {
+      format: 'freshet-model/1',
+      tag,
+      transform: { hashBits: 12, features: [{ name: 'amount', type: 'numeric', mean: 1.5 }] },
+    },
+    weights,
+    metrics: { auc: 0.9 },
+    lineage: { tag },
+  }
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+
+/** What `promise` rejects with, which must be a FreshetError. */
+async function failure(promise: Promise<unknown>): Promise<FreshetError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(FreshetError)
+  return error as FreshetError
+}
+
+const move = (version: number, expected: number | null, reason = `to v${version}`, alias = 'production') => ({
+  pipeline: 'a',
+  alias,
+  version,
+  expected,
+  actor: 'alice',
+  reason,
+})
+
+describe('registering versions', () => {
+  it('numbers versions 1, 2, 3… independently per pipeline', async () => {
+    const numbers: string[] = []
+    for (const [pipeline, tag] of [
+      ['a', 'a1'],
+      ['a', 'a2'],
+      ['b', 'b1'],
+      ['a', 'a3'],
+      ['b', 'b2'],
+    ] as const) {
+      const registered = await registry.register(model(pipeline, tag))
+      numbers.push(`${pipeline}${registered.version}`)
+    }
+    expect(numbers).toEqual(['a1', 'a2', 'b1', 'a3', 'b2'])
+    expect((await registry.versions('a')).map((v) => [v.version, v.lineage.tag])).toEqual([
+      [1, 'a1'],
+      [2, 'a2'],
+      [3, 'a3'],
+    ])
+    expect((await registry.versions('b')).map((v) => v.version)).toEqual([1, 2])
+    expect(await registry.versions('c')).toEqual([])
+  })
+
+  it('gives concurrent registrations distinct consecutive numbers', async () => {
+    const registered = await Promise.all(
+      ['c1', 'c2', 'c3', 'c4', 'c5'].map((tag) => registry.register(model('c', tag))),
+    )
+    expect(registered.map((v) => v.version).sort()).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('round-trips the manifest and weights, pinned by their sha256', async () => {
+    const input = model('a', 'round-trip')
+    const registered = await registry.register({ ...input, status: 'rejected' })
+    const loaded = await registry.load('a', registered.version)
+    expect(loaded.manifest).toEqual(input.manifest)
+    expect(Array.from(loaded.weights)).toEqual(Array.from(input.weights))
+    expect(loaded.model).toEqual(registered)
+    expect(registered).toMatchObject({
+      status: 'rejected',
+      task: 'binary',
+      trainer: 'linear',
+      metrics: { auc: 0.9 },
+      weightsSha256: sha256(input.weights),
+    })
+    expect(registered.manifestSha256).toBe(sha256(await platform.blobs.get(registered.manifestKey)))
+    expect(await registry.version('a', registered.version)).toEqual(registered)
+  })
+
+  it('says MODEL_NOT_FOUND for a version that does not exist', async () => {
+    await registry.register(model('a', 'only'))
+    const error = await failure(registry.load('a', 2))
+    expect(error.code).toBe('MODEL_NOT_FOUND')
+    expect(error.message).toContain('pipeline a has no model version 2')
+    expect((await failure(registry.version('nope', 1))).code).toBe('MODEL_NOT_FOUND')
+  })
+})
+
+describe('artifact integrity', () => {
+  it('refuses weights with one byte flipped since registration, naming pipeline, version and part', async () => {
+    await registry.register(model('a', 'first'))
+    const registered = await registry.register(model('a', 'second'))
+    const original = await platform.blobs.get(registered.weightsKey)
+    const tampered = Uint8Array.from(original)
+    tampered[17] = (tampered[17] as number) ^ 0x01
+    await platform.blobs.put(registered.weightsKey, tampered)
+
+    const error = await failure(registry.load('a', 2))
+    expect(error.code).toBe('INTEGRITY_MISMATCH')
+    expect(error.message).toMatch(/^model a v2: the weights does not match the sha256/)
+    expect(error.httpStatus).toBe(500)
+    // The other version is unaffected, and restoring the bytes makes it loadable again.
+    await expect(registry.load('a', 1)).resolves.toMatchObject({ model: { version: 1 } })
+    await platform.blobs.put(registered.weightsKey, original)
+    await expect(registry.load('a', 2)).resolves.toMatchObject({ model: { version: 2 } })
+  })
+
+  it('refuses a manifest with one byte flipped, even when it is still valid JSON', async () => {
+    const registered = await registry.register(model('a', 'manifest'))
+    const original = await platform.blobs.get(registered.manifestKey)
+    const text = new TextDecoder().decode(original)
+    // "mean":1.5 -> "mean":1.4: still a valid manifest, so only the sha256 check can catch it.
+    const at = text.indexOf('1.5') + 2
+    expect(at).toBeGreaterThan(1)
+    const tampered = Uint8Array.from(original)
+    tampered[at] = (tampered[at] as number) ^ 0x01
+    expect(() => JSON.parse(new TextDecoder().decode(tampered)) as unknown).not.toThrow()
+    await platform.blobs.put(registered.manifestKey, tampered)
+
+    const error = await failure(registry.load('a', 1))
+    expect(error.code).toBe('INTEGRITY_MISMATCH')
+    expect(error.message).toMatch(/^model a v1: the manifest does not match the sha256/)
+  })
+})
+
+describe('aliases', () => {
+  beforeEach(async () => {
+    for (const tag of ['v1', 'v2', 'v3']) await registry.register(model('a', tag))
+  })
+
+  it('creates with expected null, moves with the right expected, and refuses a stale one changing nothing', async () => {
+    expect(await registry.alias('a', 'production')).toBeUndefined()
+    await registry.moveAlias(move(1, null))
+    expect(await registry.alias('a', 'production')).toBe(1)
+    await registry.moveAlias(move(2, 1))
+    expect(await registry.alias('a', 'production')).toBe(2)
+    const before = await registry.history('a')
+
+    const stale = await failure(registry.moveAlias(move(3, 1)))
+    expect(stale.code).toBe('ALIAS_CONFLICT')
+    expect(stale.httpStatus).toBe(409)
+    expect(stale.message).toContain('a/production points at v2, not v1 as expected')
+    const exists = await failure(registry.moveAlias(move(3, null)))
+    expect(exists.code).toBe('ALIAS_CONFLICT')
+
+    expect(await registry.alias('a', 'production')).toBe(2)
+    expect(await registry.history('a')).toEqual(before)
+  })
+
+  it('refuses a move from a version to an alias that does not exist yet', async () => {
+    const error = await failure(registry.moveAlias(move(1, 1, 'x', 'staging')))
+    expect(error.code).toBe('ALIAS_CONFLICT')
+    expect(error.message).toContain('points at no version')
+    expect(await registry.aliases('a')).toEqual({})
+  })
+
+  it('lets exactly one of two concurrent moves from the same expected version win', async () => {
+    await registry.moveAlias(move(1, null))
+    const results = await Promise.allSettled([
+      registry.moveAlias(move(2, 1, 'race 2')),
+      registry.moveAlias(move(3, 1, 'race 3')),
+    ])
+    const won = results.filter((r) => r.status === 'fulfilled')
+    const lost = results.filter((r) => r.status === 'rejected')
+    expect(won).toHaveLength(1)
+    expect(lost).toHaveLength(1)
+    expect(lost[0]?.reason).toMatchObject({ code: 'ALIAS_CONFLICT' })
+    const winner = won[0]?.value.toVersion
+    expect(await registry.alias('a', 'production')).toBe(winner)
+    expect((await registry.history('a')).map((h) => h.toVersion)).toEqual([1, winner])
+  })
+
+  it('lets exactly one of two concurrent creations win', async () => {
+    const results = await Promise.allSettled([
+      registry.moveAlias(move(1, null)),
+      registry.moveAlias(move(2, null)),
+    ])
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    expect(results.find((r) => r.status === 'rejected')?.reason).toMatchObject({ code: 'ALIAS_CONFLICT' })
+    expect(await registry.history('a')).toHaveLength(1)
+  })
+
+  it('records every move with actor, reason, from and to, oldest first', async () => {
+    await registry.moveAlias({ ...move(1, null), actor: 'freshet train', reason: 'passed its gate' })
+    await registry.moveAlias({ ...move(3, 1), actor: 'bob', reason: 'hotfix' })
+    await registry.moveAlias({ ...move(2, null, 'canary', 'staging'), actor: 'carol' })
+    await registry.moveAlias({ ...move(1, 3), actor: 'alice', reason: 'rollback: v3 regressed' })
+    const history = await registry.history('a')
+    expect(
+      history.map(({ alias, fromVersion, toVersion, actor, reason }) => ({
+        alias,
+        fromVersion,
+        toVersion,
+        actor,
+        reason,
+      })),
+    ).toEqual([
+      {
+        alias: 'production',
+        fromVersion: null,
+        toVersion: 1,
+        actor: 'freshet train',
+        reason: 'passed its gate',
+      },
+      { alias: 'production', fromVersion: 1, toVersion: 3, actor: 'bob', reason: 'hotfix' },
+      { alias: 'staging', fromVersion: null, toVersion: 2, actor: 'carol', reason: 'canary' },
+      { alias: 'production', fromVersion: 3, toVersion: 1, actor: 'alice', reason: 'rollback: v3 regressed' },
+    ])
+    for (const h of history) expect(Number.isNaN(Date.parse(h.at))).toBe(false)
+    expect(await registry.aliases('a')).toEqual({ production: 1, staging: 2 })
+    expect(await registry.history('b')).toEqual([])
+  })
+
+  // Known bug: `history` orders by the millisecond timestamp alone, and `alias_history` has no sequence to break
+  // ties (its id is a random UUID), so moves within one millisecond (or across a clock step back) come back out
+  // of order. A frozen clock makes that deterministic. Fix: a monotonic per-pipeline `seq` column set inside the
+  // move's transaction, ordered by; then drop `.fails`.
+  it.fails(
+    'keeps the history in the order of the moves when they happen within one millisecond',
+    async () => {
+      vi.useFakeTimers({ toFake: ['Date'], now: new Date('2025-01-01T00:00:00Z') })
+      try {
+        await registry.moveAlias(move(2, null, 'first', 'staging'))
+        await registry.moveAlias(move(1, null, 'second'))
+        await registry.moveAlias(move(3, 1, 'third'))
+      } finally {
+        vi.useRealTimers()
+      }
+      expect((await registry.history('a')).map((h) => h.reason)).toEqual(['first', 'second', 'third'])
+    },
+  )
+
+  it('refuses to point an alias at a version that does not exist, changing nothing', async () => {
+    await registry.moveAlias(move(1, null))
+    const error = await failure(registry.moveAlias(move(4, 1)))
+    expect(error.code).toBe('MODEL_NOT_FOUND')
+    expect(error.message).toContain('pipeline a has no model version 4')
+    expect((await failure(registry.moveAlias({ ...move(1, null), pipeline: 'b' }))).code).toBe(
+      'MODEL_NOT_FOUND',
+    )
+    expect(await registry.alias('a', 'production')).toBe(1)
+    expect(await registry.history('a')).toHaveLength(1)
+    expect(await registry.aliases('b')).toEqual({})
+  })
+})
