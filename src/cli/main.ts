@@ -7,6 +7,7 @@ import { registerInit } from './commands/init.js'
 import { registerIngest } from './commands/ingest.js'
 import { registerModels } from './commands/models.js'
 import { registerPredict } from './commands/predict.js'
+import { registerQuarantine } from './commands/quarantine.js'
 import { registerTrain } from './commands/train.js'
 import { registerUp } from './commands/up.js'
 import { version } from '../core/package-root.js'
@@ -23,6 +24,7 @@ program
 registerInit(program)
 registerIngest(program)
 registerData(program)
+registerQuarantine(program)
 registerTrain(program)
 registerModels(program)
 registerPredict(program)

@@ -3,12 +3,10 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { DatasetSpec } from '../config/schema.js'
-import type { LoadedConfig } from '../config/load.js'
 import { FreshetError, errnoCode, isFreshetError } from '../core/errors.js'
-import { didYouMean } from '../core/names.js'
 import { formatBytes, parseSize } from '../core/sizes.js'
 import { currentSchema, findBatchBySha, type Batch } from './batches.js'
+import { datasetSpecOf } from './datasets.js'
 import { ident, literal, openDuck, type Duck } from './duckdb.js'
 import { detectFormat, type DetectedFormat } from './formats.js'
 import { readBatchFile, type ReadBatch } from './read-batch.js'
@@ -37,18 +35,6 @@ export interface IngestResult {
 
 export const defaultMaxFileSize = 2 * 1024 ** 3
 
-export function datasetSpecOf(config: LoadedConfig, dataset: string): DatasetSpec {
-  const datasets = config.config.datasets ?? {}
-  const spec = datasets[dataset]
-  if (spec === undefined) {
-    const names = Object.keys(datasets)
-    const guess = didYouMean(dataset, names)
-    throw new FreshetError('DATASET_NOT_FOUND', `dataset ${JSON.stringify(dataset)} does not exist${guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`}`, {
-      hint: names.length === 0 ? 'declare it under `datasets` in freshet.config.ts' : `the datasets in ${config.file ?? 'the configuration'} are: ${names.join(', ')}`,
-    })
-  }
-  return spec
-}
 
 const extensionOf = (detected: DetectedFormat): string => `${detected.format}${detected.compression === 'gzip' ? '.gz' : ''}`
 

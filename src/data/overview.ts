@@ -5,8 +5,9 @@ import { pipeline } from 'node:stream/promises'
 import type { Platform } from '../app/platform.js'
 import { listBatches, batchStatistics, currentSchema, type Batch } from './batches.js'
 import { openDuck } from './duckdb.js'
-import { datasetSpecOf } from './ingest.js'
+import { datasetSpecOf } from './datasets.js'
 import type { DatasetSchema } from './schema.js'
+import type { ValidationReport } from '../validation/anomaly.js'
 import { computeStatistics, type ColumnStatistics } from './statistics.js'
 
 export interface DatasetOverview {
@@ -14,7 +15,7 @@ export interface DatasetOverview {
   readonly schema: DatasetSchema | undefined
   /** Rows in batches that training may use (accepted or released). */
   readonly rows: number
-  readonly batches: (Batch & { statistics: ColumnStatistics[] | undefined })[]
+  readonly batches: (Batch & { statistics: ColumnStatistics[] | undefined; validation: ValidationReport | undefined })[]
   /** Statistics over all usable batches together; empty when there are none. */
   readonly statistics: ColumnStatistics[]
   readonly minEventTime: string | null
@@ -47,7 +48,10 @@ export async function datasetOverview(platform: Platform, dataset: string): Prom
   datasetSpecOf(platform.config, dataset)
   const batches = await listBatches(platform.db, dataset)
   const schema = await currentSchema(platform.db, dataset)
-  const withStats = await Promise.all(batches.map(async (b) => ({ ...b, statistics: await batchStatistics(platform.db, b.id) })))
+  const reports = new Map(
+    (await platform.db.selectFrom('batch_validation').select(['batch_id', 'report']).where('batch_id', 'in', batches.length === 0 ? [''] : batches.map((b) => b.id)).execute()).map((r) => [r.batch_id, JSON.parse(r.report) as ValidationReport]),
+  )
+  const withStats = await Promise.all(batches.map(async (b) => ({ ...b, statistics: await batchStatistics(platform.db, b.id), validation: reports.get(b.id) })))
   const good = batches.filter(usable)
   let statistics: ColumnStatistics[] = []
   if (good.length > 0 && schema !== undefined) {

@@ -3,11 +3,12 @@ import type { Platform } from '../app/platform.js'
 import { FreshetError, isFreshetError } from '../core/errors.js'
 import { assertName } from '../core/names.js'
 import { schemaVersions } from '../data/batches.js'
-import { datasetSpecOf } from '../data/ingest.js'
+import { datasetSpecOf } from '../data/datasets.js'
 import { datasetOverview } from '../data/overview.js'
 import { installAuth } from './auth.js'
 import { renderHome, type DatasetSummary } from './home.js'
 import { registerPredictRoutes } from './predict-routes.js'
+import { registerQuarantineRoutes } from './quarantine-routes.js'
 
 export interface ServerOptions {
   readonly token?: string | undefined
@@ -33,6 +34,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   }
 
   registerPredictRoutes(app, platform)
+  registerQuarantineRoutes(app, platform)
   app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
     const names = Object.keys(platform.config.config.datasets ?? {})

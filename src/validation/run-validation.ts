@@ -27,12 +27,14 @@ export async function validateCandidate(
     read: ReadBatch
     statistics: ColumnStatistics[]
     established: readonly SchemaColumn[] | undefined
+    /** A batch to leave out of the reference (the one being re-checked). */
+    exclude?: string
   },
 ): Promise<ValidationOutcome> {
   const { dataset, spec, read } = input
   const settings = datasetThresholds(spec.validation)
   const all = await listBatches(ctx.db, dataset)
-  const previous = all.filter(usable).slice(-settings.referenceBatches)
+  const previous = all.filter((b) => usable(b) && b.id !== input.exclude).slice(-settings.referenceBatches)
   const pipelines = Object.entries(ctx.config.config.pipelines ?? {}).filter(([, p]) => p.dataset === dataset)
   const binaryLabel = pipelines.some(([, p]) => p.task === 'binary')
 

@@ -262,7 +262,7 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
       const span = refNumeric === undefined ? 0 : refNumeric.max - refNumeric.min
       const lower = t.min ?? (refNumeric === undefined ? undefined : refNumeric.min - t.rangeTolerance * span)
       const upper = t.max ?? (refNumeric === undefined ? undefined : refNumeric.max + t.rangeTolerance * span)
-      if (lower !== undefined && upper !== undefined && role !== 'time') {
+      if (lower !== undefined && upper !== undefined && role !== 'time' && role !== 'id') {
         const x = `CAST(${ident(column.name)} AS DOUBLE)`
         const outside = `isfinite(${x}) AND (${x} < ${lower} OR ${x} > ${upper})`
         const [row] = await duck.rows(`SELECT CAST(count_if(${outside}) AS DOUBLE) AS n FROM cand`)
