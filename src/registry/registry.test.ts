@@ -125,7 +125,7 @@ describe('artifact integrity', () => {
 
     const error = await failure(registry.load('a', 2))
     expect(error.code).toBe('INTEGRITY_MISMATCH')
-    expect(error.message).toMatch(/^model a v2: the weights does not match the sha256/)
+    expect(error.message).toMatch(/^model a v2: the weights do not match the sha256/)
     expect(error.httpStatus).toBe(500)
     // The other version is unaffected, and restoring the bytes makes it loadable again.
     await expect(registry.load('a', 1)).resolves.toMatchObject({ model: { version: 1 } })
@@ -260,11 +260,8 @@ describe('aliases', () => {
     expect(await registry.history('b')).toEqual([])
   })
 
-  // Known bug: `history` orders by the millisecond timestamp alone, and `alias_history` has no sequence to break
-  // ties (its id is a random UUID), so moves within one millisecond (or across a clock step back) come back out
-  // of order. A frozen clock makes that deterministic. Fix: a monotonic per-pipeline `seq` column set inside the
-  // move's transaction, ordered by; then drop `.fails`.
-  it.fails(
+  // Moves within one millisecond (or across a clock step back) keep their order: history is ordered by seq.
+  it(
     'keeps the history in the order of the moves when they happen within one millisecond',
     async () => {
       vi.useFakeTimers({ toFake: ['Date'], now: new Date('2025-01-01T00:00:00Z') })

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import { FreshetError } from '../core/errors.js'
 import type { BlobStore } from '../storage/blobs/blob-store.js'
 import type { MetadataDb, ModelVersionTable } from '../storage/metadata/database.js'
@@ -88,33 +88,28 @@ export class Registry {
     const weightsKey = `models/${model.pipeline}/artifacts/${weightsSha256}/weights.bin`
     await this.blobs.put(manifestKey, manifestBytes)
     await this.blobs.put(weightsKey, model.weights)
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.db.transaction().execute(async (trx) => {
-          const last = await trx.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('pipeline', '=', model.pipeline).executeTakeFirst()
-          const row = {
-            pipeline: model.pipeline,
-            version: Number(last?.v ?? 0) + 1,
-            status: model.status ?? 'registered',
-            task: model.task,
-            trainer: model.trainer,
-            manifest_key: manifestKey,
-            manifest_sha256: manifestSha256,
-            weights_key: weightsKey,
-            weights_sha256: weightsSha256,
-            size_bytes: manifestBytes.length + model.weights.length,
-            metrics: JSON.stringify(model.metrics),
-            lineage: JSON.stringify(model.lineage),
-            created_at: new Date().toISOString(),
-          }
-          await trx.insertInto('model_versions').values(row).execute()
-          return toModel(row)
-        })
-      } catch (error) {
-        // Two registrations took the same number; the loser tries the next one.
-        if (attempt >= 5 || !/unique|duplicate|constraint/i.test((error as Error).message)) throw error
-      }
+    const row = {
+      pipeline: model.pipeline,
+      status: model.status ?? 'registered',
+      task: model.task,
+      trainer: model.trainer,
+      manifest_key: manifestKey,
+      manifest_sha256: manifestSha256,
+      weights_key: weightsKey,
+      weights_sha256: weightsSha256,
+      size_bytes: manifestBytes.length + model.weights.length,
+      metrics: JSON.stringify(model.metrics),
+      lineage: JSON.stringify(model.lineage),
+      created_at: new Date().toISOString(),
     }
+    // The number is taken inside the insert: one statement, so concurrent registrations (other processes
+    // included) queue on the write lock instead of failing, and never share a number.
+    const inserted = await this.db
+      .insertInto('model_versions')
+      .values({ ...row, version: sql<number>`(select coalesce(max(version), 0) + 1 from model_versions where pipeline = ${model.pipeline})` })
+      .returning('version')
+      .executeTakeFirstOrThrow()
+    return toModel({ ...row, version: Number(inserted.version) })
   }
 
   async versions(pipeline: string): Promise<ModelVersion[]> {
@@ -145,7 +140,7 @@ export class Registry {
     ] as const) {
       const actual = sha256(bytes)
       if (actual !== expected) {
-        throw new FreshetError('INTEGRITY_MISMATCH', `model ${pipeline} v${version}: the ${part} does not match the sha256 recorded at registration (expected ${expected.slice(0, 12)}…, found ${actual.slice(0, 12)}…); refusing to load it`, {
+        throw new FreshetError('INTEGRITY_MISMATCH', `model ${pipeline} v${version}: the ${part === 'weights' ? 'weights do' : 'manifest does'} not match the sha256 recorded at registration (expected ${expected.slice(0, 12)}…, found ${actual.slice(0, 12)}…); refusing to load it`, {
           hint: 'the artifact was changed or damaged in storage: restore it, or deploy another version',
         })
       }
@@ -198,14 +193,17 @@ export class Registry {
         })
       }
       const record = { id: randomUUID(), pipeline: move.pipeline, alias: move.alias, from_version: move.expected, to_version: move.version, actor: move.actor, reason: move.reason, at }
-      await trx.insertInto('alias_history').values(record).execute()
+      await trx
+        .insertInto('alias_history')
+        .values({ ...record, seq: sql<number>`(select coalesce(max(seq), 0) + 1 from alias_history where pipeline = ${move.pipeline})` })
+        .execute()
       return { pipeline: move.pipeline, alias: move.alias, fromVersion: move.expected, toVersion: move.version, actor: move.actor, reason: move.reason, at }
     })
   }
 
   /** Every move of the pipeline's aliases, oldest first. */
   async history(pipeline: string): Promise<AliasMove[]> {
-    const rows = await this.db.selectFrom('alias_history').selectAll().where('pipeline', '=', pipeline).orderBy('at').execute()
+    const rows = await this.db.selectFrom('alias_history').selectAll().where('pipeline', '=', pipeline).orderBy('seq').execute()
     return rows.map((r) => ({ pipeline: r.pipeline, alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), actor: r.actor, reason: r.reason, at: r.at }))
   }
 }

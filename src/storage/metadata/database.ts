@@ -98,6 +98,8 @@ export interface ModelAliasTable {
 export interface AliasHistoryTable {
   id: string
   pipeline: string
+  /** Order of the moves of a pipeline's aliases: 1, 2, 3… (times can tie or step back). */
+  seq: number
   alias: string
   from_version: number | null
   to_version: number | null

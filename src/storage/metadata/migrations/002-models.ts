@@ -34,6 +34,7 @@ export const models002: Migration = {
       .createTable('alias_history')
       .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
       .addColumn('pipeline', 'varchar(64)', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
       .addColumn('alias', 'varchar(64)', (c) => c.notNull())
       .addColumn('from_version', 'integer')
       .addColumn('to_version', 'integer')
@@ -41,7 +42,7 @@ export const models002: Migration = {
       .addColumn('reason', 'text', (c) => c.notNull())
       .addColumn('at', 'varchar(32)', (c) => c.notNull())
       .execute()
-    await db.schema.createIndex('alias_history_lookup').on('alias_history').columns(['pipeline', 'alias', 'at']).execute()
+    await db.schema.createIndex('alias_history_order').on('alias_history').columns(['pipeline', 'seq']).unique().execute()
   },
   async down(db: Kysely<unknown>) {
     await db.schema.dropTable('alias_history').execute()
