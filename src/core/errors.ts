@@ -22,6 +22,7 @@ export const errorCatalog = {
   PIPELINE_NOT_FOUND: { http: 404, exit: 1 },
   MODEL_NOT_FOUND: { http: 404, exit: 1 },
   ALIAS_CONFLICT: { http: 409, exit: 1 },
+  MODEL_REJECTED: { http: 409, exit: 1 },
   TRAINING_FAILED: { http: 500, exit: 1 },
   NO_TRAINING_DATA: { http: 409, exit: 1 },
   INVALID_INSTANCE: { http: 400, exit: 1 },

@@ -276,6 +276,18 @@ describe('aliases', () => {
     },
   )
 
+  it('serves a version that failed its gate only when forced, and records the reason', async () => {
+    await registry.register(model('a', 'good'))
+    await registry.register({ ...model('a', 'bad'), status: 'rejected' })
+    await registry.moveAlias(move(1, null))
+    const refused = await failure(registry.moveAlias(move(2, 1)))
+    expect(refused.code).toBe('MODEL_REJECTED')
+    expect(await registry.alias('a', 'production')).toBe(1)
+    await registry.moveAlias({ ...move(2, 1, 'hotfix: the gate metric is broken this week'), force: true })
+    expect(await registry.alias('a', 'production')).toBe(2)
+    expect((await registry.history('a')).at(-1)?.reason).toBe('hotfix: the gate metric is broken this week')
+  })
+
   it('refuses to point an alias at a version that does not exist, changing nothing', async () => {
     await registry.moveAlias(move(1, null))
     const error = await failure(registry.moveAlias(move(4, 1)))

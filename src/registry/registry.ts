@@ -162,10 +162,16 @@ export class Registry {
   /**
    * Points `alias` at `version` if it still points at `expected` (undefined = "whatever it points at now" is not
    * allowed: callers must say what they expect, `null` meaning "no version yet"). The move is recorded.
-   * @throws FreshetError `ALIAS_CONFLICT` when the alias moved in the meantime, `MODEL_NOT_FOUND`.
+   * @throws FreshetError `ALIAS_CONFLICT` when the alias moved in the meantime, `MODEL_NOT_FOUND`, `MODEL_REJECTED`
+   * when `production` would point at a version that failed its gate and `force` is not set.
    */
-  async moveAlias(move: { pipeline: string; alias: string; version: number; expected: number | null; actor: string; reason: string }): Promise<AliasMove> {
-    await this.version(move.pipeline, move.version)
+  async moveAlias(move: { pipeline: string; alias: string; version: number; expected: number | null; actor: string; reason: string; force?: boolean }): Promise<AliasMove> {
+    const target = await this.version(move.pipeline, move.version)
+    if (target.status === 'rejected' && move.alias === 'production' && move.force !== true) {
+      throw new FreshetError('MODEL_REJECTED', `${move.pipeline} v${move.version} failed its gate and is not served; nothing was changed`, {
+        hint: 'deploy it anyway only with --force and a --reason, which is recorded',
+      })
+    }
     const at = new Date().toISOString()
     return this.db.transaction().execute(async (trx) => {
       let changed: number

@@ -31,12 +31,18 @@ export class ModelCache {
       this.entries.set(pipeline, entry)
     }
     if (entry.predictor === undefined || Date.now() - entry.checkedAt >= this.refreshMs) {
-      entry.loading ??= this.refresh(pipeline, entry).finally(() => {
-        if (entry !== undefined) entry.loading = undefined
-      })
-      // A loaded model keeps serving while the next one loads, and when the next one fails to load.
-      if (entry.predictor === undefined) await entry.loading
-      else entry.loading.catch((error: unknown) => this.onError(pipeline, error))
+      const current = entry
+      // One refresh at a time; a failed load is reported once, and a loaded model keeps serving meanwhile.
+      current.loading ??= this.refresh(pipeline, current)
+        .catch((error: unknown) => {
+          if (current.predictor === undefined) throw error
+          this.onError(pipeline, error)
+          return current.predictor
+        })
+        .finally(() => {
+          current.loading = undefined
+        })
+      if (current.predictor === undefined) await current.loading
     }
     if (entry.predictor === undefined) {
       throw new FreshetError('MODEL_NOT_FOUND', `pipeline ${pipeline} has no production model yet`, { hint: `train one: freshet train ${pipeline}` })
