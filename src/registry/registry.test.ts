@@ -277,14 +277,14 @@ describe('aliases', () => {
   )
 
   it('serves a version that failed its gate only when forced, and records the reason', async () => {
-    await registry.register(model('a', 'good'))
-    await registry.register({ ...model('a', 'bad'), status: 'rejected' })
+    const rejected = await registry.register({ ...model('a', 'bad'), status: 'rejected' })
+    expect(rejected.version).toBe(4)
     await registry.moveAlias(move(1, null))
-    const refused = await failure(registry.moveAlias(move(2, 1)))
+    const refused = await failure(registry.moveAlias(move(4, 1)))
     expect(refused.code).toBe('MODEL_REJECTED')
     expect(await registry.alias('a', 'production')).toBe(1)
-    await registry.moveAlias({ ...move(2, 1, 'hotfix: the gate metric is broken this week'), force: true })
-    expect(await registry.alias('a', 'production')).toBe(2)
+    await registry.moveAlias({ ...move(4, 1, 'hotfix: the gate metric is broken this week'), force: true })
+    expect(await registry.alias('a', 'production')).toBe(4)
     expect((await registry.history('a')).at(-1)?.reason).toBe('hotfix: the gate metric is broken this week')
   })
 
