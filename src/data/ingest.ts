@@ -70,7 +70,7 @@ async function stageCopy(file: string, dir: string, limit: number, name: string)
  * rows are. Either the whole batch (original bytes, Parquet, schema, statistics, validation) becomes visible, or
  * nothing does.
  * @throws FreshetError `DATASET_NOT_FOUND`, `FILE_NOT_FOUND`, `INPUT_EMPTY`, `INPUT_BINARY`, `INPUT_TOO_LARGE`,
- *   `INPUT_MALFORMED` (naming the line where known), `SCHEMA_CONFLICT`.
+ *   `INPUT_MALFORMED` (naming the line where known).
  */
 export async function ingestFile(ctx: IngestContext, dataset: string, file: string, options: { signal?: AbortSignal; displayName?: string } = {}): Promise<IngestResult> {
   const spec = datasetSpecOf(ctx.config, dataset)
