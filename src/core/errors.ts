@@ -29,6 +29,8 @@ export const errorCatalog = {
   EXAMPLE_DATA_MISSING: { http: 500, exit: 1 },
   WORKSPACE_EXISTS: { http: 409, exit: 1 },
   ABORTED: { http: 499, exit: 1 },
+  JOB_NOT_FOUND: { http: 404, exit: 1 },
+  LEASE_LOST: { http: 409, exit: 1 },
   INTERNAL: { http: 500, exit: 1 },
 } as const satisfies Record<string, { http: number; exit: number }>
 

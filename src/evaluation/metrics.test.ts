@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mulberry32 } from '../training/random.js'
+import { mulberry32 } from '../core/random.js'
 import { auc, bestF1, binaryMetrics, regressionMetrics, reliability, thresholdMetrics } from './metrics.js'
 
 describe('auc', () => {

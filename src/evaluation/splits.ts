@@ -1,6 +1,6 @@
 import { FreshetError } from '../core/errors.js'
 import { parseDuration } from '../core/durations.js'
-import { identity, mulberry32, shuffleInPlace } from '../training/random.js'
+import { identity, mulberry32, shuffleInPlace } from '../core/random.js'
 
 /** Row indices of the two sides of a split. Disjoint; together they cover every row exactly once. */
 export interface Split {

@@ -9,7 +9,7 @@ import { categorical, cross, numeric, text } from '../features/helpers.js'
 import type { SparseMatrix } from '../features/sparse.js'
 import { fitTransform, transform, transformRows, type ColumnarBatch } from '../features/transform.js'
 import { createTrainer, type BuiltInTrainerSpec } from './built-ins.js'
-import { mulberry32 } from './random.js'
+import { mulberry32 } from '../core/random.js'
 import type { Task } from './trainer.js'
 import { deserializeWeights, serializeWeights } from './weights.js'
 

@@ -1,6 +1,6 @@
 import type { SparseMatrix } from '../features/sparse.js'
 import { sigmoid } from './checks.js'
-import { mulberry32 } from './random.js'
+import { mulberry32 } from '../core/random.js'
 import type { Task, TrainingData } from './trainer.js'
 
 /** Options of {@link syntheticData}. */

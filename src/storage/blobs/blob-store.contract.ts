@@ -3,12 +3,8 @@ import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isFreshetError } from '../../core/errors.js'
 import type { BlobStore } from './blob-store.js'
-import {
-  callsAcceptingBadKeys,
-  maliciousBlobKeys,
-  mulberry32,
-  wellFormedBlobKeys,
-} from './key-safety.contract.js'
+import { mulberry32 } from '../../core/random.js'
+import { callsAcceptingBadKeys, maliciousBlobKeys, wellFormedBlobKeys } from './key-safety.contract.js'
 
 export interface BlobStoreContractOptions {
   readonly name: string

@@ -1,17 +1,6 @@
 import { isFreshetError } from '../../core/errors.js'
+import { mulberry32 } from '../../core/random.js'
 import type { BlobStore } from './blob-store.js'
-
-/** A tiny seeded PRNG (mulberry32): the same seed gives the same keys on every run. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Keys every store must accept. */
 export const wellFormedBlobKeys: readonly string[] = [

@@ -10,7 +10,7 @@ import {
   throwIfAborted,
   weightArray,
 } from '../checks.js'
-import { identity, mulberry32, shuffleInPlace } from '../random.js'
+import { identity, mulberry32, shuffleInPlace } from '../../core/random.js'
 import type { FitOptions, ModelWeights, Task, Trainer, TrainingData } from '../trainer.js'
 import { adagradChunk, type AdagradParams } from './adagrad.js'
 import { ftrlChunk, ftrlWeights, type FtrlParams } from './ftrl.js'
