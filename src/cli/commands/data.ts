@@ -23,7 +23,12 @@ export function registerData(program: Command): void {
         if (overview.batches.length === 0) {
           out.push(`no batches yet: run \`freshet ingest ${dataset} <file...>\``)
         } else {
-          out.push('', table(['batch', 'state', 'rows', 'size', 'source', 'first event', 'last event', 'ingested'], overview.batches.map((b) => [b.id, b.state, b.rows, formatBytes(b.sizeBytes), clip(b.sourceName, 32), b.minEventTime?.slice(0, 19) ?? null, b.maxEventTime?.slice(0, 19) ?? null, b.createdAt.slice(0, 19)])))
+          const findings = (b: (typeof overview.batches)[number]) => {
+            const anomalies = b.validation?.anomalies ?? []
+            const blocking = anomalies.filter((a) => a.severity === 'blocking').length
+            return anomalies.length === 0 ? '' : `${blocking > 0 ? `${blocking} blocking, ` : ''}${anomalies.length - blocking} warnings`
+          }
+          out.push('', table(['batch', 'state', 'rows', 'size', 'source', 'first event', 'last event', 'validation'], overview.batches.map((b) => [b.id, b.state, b.rows, formatBytes(b.sizeBytes), clip(b.sourceName, 32), b.minEventTime?.slice(0, 19) ?? null, b.maxEventTime?.slice(0, 19) ?? null, findings(b)])))
           out.push('', columnsTable(overview.statistics))
         }
         process.stdout.write(`${out.join('\n')}\n`)
