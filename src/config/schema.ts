@@ -129,7 +129,7 @@ const columnValidation = strict({
 export const validationSpec = strict({
   /**
    * Distance above which a column has drifted against the previous accepted data: `threshold` is the L∞ distance
-   * for categories (default 0.1), `numericThreshold` the Jensen-Shannon divergence for numbers (default 0.02).
+   * for categories (default 0.1), `numericThreshold` the Jensen-Shannon divergence for numbers on reference-quantile bins (default 0.035).
    */
   drift: strict({ threshold: fraction().optional(), numericThreshold: fraction().optional(), severity: severity.optional() }).optional(),
   /** Distance above which a batch is skewed against the production model's training data. */

@@ -140,3 +140,31 @@ async function fillTopValues(duck: Duck, source: string, columns: readonly Schem
     target.top = rows.map((row) => ({ value: String(row.v).slice(0, 200), count: num(row.n) }))
   }
 }
+
+/** What validation needs of several batches' statistics together, merged without reading the data again. */
+export interface MergedStatistics {
+  name: string
+  count: number
+  missing: number
+  /** The sum of the batches' distinct counts: so `distinct / count` is their average share of distinct values. */
+  distinct: number
+  numeric?: { min: number; max: number }
+}
+
+/** Merges stored per-batch statistics column by column (counts add up; ranges widen). */
+export function mergeStatistics(batches: readonly (readonly ColumnStatistics[])[]): MergedStatistics[] {
+  const merged = new Map<string, MergedStatistics>()
+  for (const columns of batches) {
+    for (const c of columns) {
+      const m = merged.get(c.name) ?? { name: c.name, count: 0, missing: 0, distinct: 0 }
+      m.count += c.count
+      m.missing += c.missing
+      m.distinct += c.distinct
+      if (c.numeric !== undefined && Number.isFinite(c.numeric.min) && Number.isFinite(c.numeric.max)) {
+        m.numeric = m.numeric === undefined ? { min: c.numeric.min, max: c.numeric.max } : { min: Math.min(m.numeric.min, c.numeric.min), max: Math.max(m.numeric.max, c.numeric.max) }
+      }
+      merged.set(c.name, m)
+    }
+  }
+  return [...merged.values()]
+}

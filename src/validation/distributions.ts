@@ -9,11 +9,11 @@ import { ident, literal, type Duck } from '../data/duckdb.js'
  * for missing columns first.
  */
 
-/** Equal-width histograms of a numeric column on shared bins. */
-export interface NumericHistograms {
-  /** `bins + 1` ascending edges from the combined minimum to the combined maximum (2 equal edges for one value). */
-  edges: number[]
-  /** Reference counts per bin. Bin i holds `edges[i] <= x < edges[i + 1]`; the last bin includes the maximum. */
+/** Histograms of a numeric column on bins cut at the reference's quantiles. */
+export interface QuantileHistograms {
+  /** Ascending inner cut points: `cuts.length + 1` bins. */
+  cuts: number[]
+  /** Reference counts per bin. */
   reference: number[]
   /** Candidate counts per bin. */
   candidate: number[]
@@ -46,69 +46,54 @@ export interface NewValues {
 /** The key under which {@link categoryCounts} sums the values beyond its `limit`. */
 export const OTHER_VALUES = '__other__'
 
-const MAX_BINS = 10_000
 const EXAMPLE_ROWS = 10
 const TOP_NEW_VALUES = 5
 
 /**
- * Histograms of `column` (cast to DOUBLE; null, NaN, ±Infinity and values that do not cast are left out) in the
- * reference files and the candidate file, on `bins` equal-width bins over the combined [min, max] of both sides,
- * in one query. A column with one distinct value gives one bin. Feed the counts to `jensenShannon` and `psi`.
- * Timestamps and nested values do not cast to DOUBLE, so such a column gives `undefined`.
+ * Histograms of `column` (cast to DOUBLE; null, NaN, ±Infinity and values that do not cast are left out) on bins
+ * cut at the reference's quantiles (the 1/bins, 2/bins, … quantiles, repeated cut points merged), so each bin holds
+ * about as much reference data as the others. Unlike equal-width bins, a few outliers cannot squeeze the bulk of the
+ * data into one bin, so a change of scale (×10, miles to km) shows as a large distance. Feed the counts to
+ * `jensenShannon` and `psi`.
  *
- * @returns the histograms, or `undefined` when either side has no finite value.
- * @throws RangeError when `referenceFiles` is empty or `bins` is not an integer from 1 to 10,000.
+ * @returns `cuts` (ascending inner cut points; bin i holds `cuts[i-1] < x <= cuts[i]`, the first and last bins are
+ * open-ended) and the counts per bin; `undefined` when either side has no finite value.
+ * @throws RangeError when `referenceFiles` is empty or `bins` is not an integer from 2 to 1,000.
  * @example
- * const h = await numericHistograms(duck, accepted, batchFile, 'distance')
+ * const h = await quantileHistograms(duck, accepted, batchFile, 'distance')
  * if (h !== undefined && jensenShannon(h.reference, h.candidate) > threshold) warn()
  */
-export async function numericHistograms(
+export async function quantileHistograms(
   duck: Duck,
   referenceFiles: readonly string[],
   candidateFile: string,
   column: string,
   bins = 20,
-): Promise<NumericHistograms | undefined> {
-  if (!Number.isInteger(bins) || bins < 1 || bins > MAX_BINS) {
-    throw new RangeError(`bins must be an integer from 1 to ${MAX_BINS}, got ${bins}`)
+): Promise<QuantileHistograms | undefined> {
+  if (!Number.isInteger(bins) || bins < 2 || bins > 1000) {
+    throw new RangeError(`bins must be an integer from 2 to 1000, got ${bins}`)
   }
   const value = `TRY_CAST(${ident(column)} AS DOUBLE)`
-  // Halving before subtracting keeps (x - lo) / (hi - lo) finite when the range spans more than MAX_VALUE.
-  const position = `(v * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5)`
-  const rows = await duck.rows(`
-    WITH
-      vals AS (
-        SELECT 0 AS side, ${value} AS v FROM ${referenceSource(referenceFiles)}
-        UNION ALL
-        SELECT 1 AS side, ${value} AS v FROM ${candidateSource(candidateFile)}
-      ),
-      finite AS (SELECT side, v FROM vals WHERE isfinite(v)),
-      bounds AS (
-        SELECT min(v) AS lo, max(v) AS hi, count(*) FILTER (WHERE side = 0) AS nr, count(*) FILTER (WHERE side = 1) AS nc
-        FROM finite
-      ),
-      binned AS (
-        SELECT side, CASE WHEN hi = lo THEN 0 ELSE least(CAST(floor(${position} * ${bins}) AS BIGINT), ${bins - 1}) END AS bin
-        FROM finite, bounds
-      )
-    SELECT bounds.*, side, bin, n
-    FROM bounds LEFT JOIN (SELECT side, bin, count(*) AS n FROM binned GROUP BY side, bin) ON true
-  `)
-  const first = rows[0]
-  if (first === undefined || Number(first.nr) === 0 || Number(first.nc) === 0) return undefined
-  const lo = Number(first.lo)
-  const hi = Number(first.hi)
-  const count = hi === lo ? 1 : bins
-  const edges = Array.from({ length: count + 1 }, (_, i) =>
-    i === count ? hi : lo * (1 - i / count) + hi * (i / count),
+  const levels = Array.from({ length: bins - 1 }, (_, i) => (i + 1) / bins)
+  const [q] = await duck.rows(
+    `SELECT quantile_disc(v, [${levels.join(', ')}]) AS q FROM (SELECT ${value} AS v FROM ${referenceSource(referenceFiles)}) WHERE isfinite(v)`,
   )
-  const reference = new Array<number>(count).fill(0)
-  const candidate = new Array<number>(count).fill(0)
-  for (const row of rows) {
-    const side = Number(row.side) === 0 ? reference : candidate
-    side[Number(row.bin)] = Number(row.n)
-  }
-  return { edges, reference, candidate }
+  const cuts = [...new Set(listOf(q?.q).map(Number).filter(Number.isFinite))].sort((x, y) => x - y)
+  // The bin of a value is the number of cut points below it: one vectorised comparison per cut point.
+  const bin = cuts.length === 0 ? '0' : cuts.map((c) => `CAST(v > ${c} AS INTEGER)`).join(' + ')
+  const rows = await duck.rows(`
+    WITH vals AS (
+      SELECT 0 AS side, ${value} AS v FROM ${referenceSource(referenceFiles)}
+      UNION ALL
+      SELECT 1 AS side, ${value} AS v FROM ${candidateSource(candidateFile)}
+    )
+    SELECT side, ${bin} AS bin, CAST(count(*) AS DOUBLE) AS n FROM vals WHERE isfinite(v) GROUP BY ALL
+  `)
+  const reference = new Array<number>(cuts.length + 1).fill(0)
+  const candidate = new Array<number>(cuts.length + 1).fill(0)
+  for (const row of rows) (Number(row.side) === 0 ? reference : candidate)[Number(row.bin)] = Number(row.n)
+  if (reference.every((n) => n === 0) || candidate.every((n) => n === 0)) return undefined
+  return { cuts, reference, candidate }
 }
 
 /**

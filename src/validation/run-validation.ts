@@ -1,11 +1,11 @@
 import type { Platform } from '../app/platform.js'
 import type { DatasetSpec } from '../config/schema.js'
-import { listBatches, type Batch } from '../data/batches.js'
+import { batchStatistics, listBatches, type Batch } from '../data/batches.js'
 import type { Duck } from '../data/duckdb.js'
 import { fetchBatchFiles } from '../data/overview.js'
 import type { ReadBatch } from '../data/read-batch.js'
 import type { SchemaColumn } from '../data/schema.js'
-import { computeStatistics, type ColumnStatistics } from '../data/statistics.js'
+import { mergeStatistics, type ColumnStatistics } from '../data/statistics.js'
 import { datasetThresholds } from './thresholds.js'
 import { validateBatch, type ValidationOutcome } from './validate.js'
 
@@ -55,7 +55,6 @@ export async function validateCandidate(
     skewBatches.length === 0 || skewModel === undefined ? undefined : await fetchBatchFiles(ctx, skewBatches)
   try {
     const established = new Set((input.established ?? []).map((c) => c.name))
-    const shared = read.columns.filter((c) => established.size === 0 || established.has(c.name))
     return await validateBatch({
       duck,
       spec,
@@ -80,7 +79,8 @@ export async function validateCandidate(
               files: reference.files,
               batchIds: previous.map((b) => b.id),
               rows: previous.reduce((n, b) => n + b.rows, 0),
-              statistics: await computeStatistics(duck, reference.files, shared),
+              // Stored per-batch statistics merged: the reference is not read again for them.
+              statistics: mergeStatistics(await Promise.all(previous.map(async (b) => (await batchStatistics(ctx.db, b.id)) ?? []))),
             },
       skew:
         skew === undefined || skewModel === undefined

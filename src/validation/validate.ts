@@ -2,10 +2,10 @@ import type { DatasetSpec } from '../config/schema.js'
 import { ident, literal, type Duck } from '../data/duckdb.js'
 import type { TypeMismatch } from '../data/read-batch.js'
 import type { SchemaColumn } from '../data/schema.js'
-import type { ColumnStatistics } from '../data/statistics.js'
+import type { ColumnStatistics, MergedStatistics } from '../data/statistics.js'
 import type { Anomaly, AnomalyCode, ColumnScores, Severity, ValidationReport } from './anomaly.js'
 import { jensenShannon, linfDistance, psi } from './distances.js'
-import { categoryCounts, newValueFraction, numericHistograms } from './distributions.js'
+import { categoryCounts, newValueFraction, quantileHistograms } from './distributions.js'
 import { columnThresholds, datasetThresholds, validationDefaults } from './thresholds.js'
 
 export interface ValidationInput {
@@ -24,7 +24,7 @@ export interface ValidationInput {
   }
   /** The previous accepted data, for drift; undefined for a dataset's first batch. */
   readonly reference:
-    { files: string[]; batchIds: string[]; rows: number; statistics: ColumnStatistics[] } | undefined
+    { files: string[]; batchIds: string[]; rows: number; statistics: MergedStatistics[] } | undefined
   /** The production model's training data, for skew. */
   readonly skew: { files: string[]; pipeline: string; version: number; batchIds: string[] } | undefined
   /** True when a binary pipeline learns from this dataset: labels must then be 0/1 or booleans. */
@@ -60,10 +60,18 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
     anomalies.push({ ...rest, severity })
   }
 
-  await duck.run(
-    `CREATE OR REPLACE TEMP TABLE cand AS SELECT row_number() OVER () AS __r, * FROM read_parquet(${literal(candidate.file)})`,
-  )
-  const conditions: { code: AnomalyCode; column: string | null; sql: string }[] = []
+  // The candidate with 1-based row numbers, built only when some check needs to scan rows.
+  let candReady = false
+  const cand = async (): Promise<string> => {
+    if (!candReady) {
+      await duck.run(`CREATE OR REPLACE TEMP TABLE cand AS SELECT row_number() OVER () AS __r, * FROM read_parquet(${literal(candidate.file)})`)
+      candReady = true
+    }
+    return 'cand'
+  }
+  const statsOf = (name: string) => candidate.statistics.find((s) => s.name === name)
+  // `possible: false` when the batch statistics already show the check finds nothing: no scan then.
+  const conditions: { code: AnomalyCode; column: string | null; sql: string; possible: boolean }[] = []
 
   // Schema.
   for (const column of input.read.missingColumns) {
@@ -108,7 +116,7 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
     }
   }
   if (input.read.typeMismatches.length > 0)
-    conditions.push({ code: 'TYPE_MISMATCH', column: null, sql: '__r IN (SELECT __r FROM type_errors)' })
+    conditions.push({ code: 'TYPE_MISMATCH', column: null, sql: '__r IN (SELECT __r FROM type_errors)', possible: true })
 
   const present = new Set(candidate.columns.map((c) => c.name))
   // Row-level checks.
@@ -118,31 +126,38 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
       code: 'LABEL_MISSING',
       column: spec.label,
       sql: `${label} IS NULL AND __r NOT IN (SELECT __r FROM type_errors)`,
+      possible: (statsOf(spec.label)?.missing ?? 1) > 0,
     })
     if (input.binaryLabel) {
       conditions.push({
         code: 'LABEL_INVALID',
         column: spec.label,
         sql: `${label} IS NOT NULL AND lower(CAST(${label} AS VARCHAR)) NOT IN ('0', '1', 'true', 'false', '0.0', '1.0')`,
+        possible: !binaryByStatistics(statsOf(spec.label)),
       })
     }
   }
   for (const column of candidate.columns.filter(numeric)) {
     const x = `CAST(${ident(column.name)} AS DOUBLE)`
-    conditions.push({ code: 'NAN_OR_INF', column: column.name, sql: `(isnan(${x}) OR isinf(${x}))` })
+    const n = statsOf(column.name)?.numeric
+    conditions.push({ code: 'NAN_OR_INF', column: column.name, sql: `(isnan(${x}) OR isinf(${x}))`, possible: n === undefined || n.nan + n.infinite > 0 })
   }
   if (spec.eventTime !== undefined && present.has(spec.eventTime)) {
     const t = `CAST(${ident(spec.eventTime)} AS TIMESTAMPTZ)`
     const now = (input.now ?? new Date()).getTime() + settings.futureToleranceMs
+    const range = statsOf(spec.eventTime)?.timestamp
+    const times = range === undefined ? undefined : { min: Date.parse(range.min), max: Date.parse(range.max) }
     conditions.push({
       code: 'FUTURE_EVENT_TIME',
       column: spec.eventTime,
       sql: `${t} > make_timestamptz(${now * 1000})`,
+      possible: times === undefined || !(times.max <= now),
     })
     conditions.push({
       code: 'FAR_PAST_EVENT_TIME',
       column: spec.eventTime,
       sql: `${t} < TIMESTAMPTZ '1971-01-01 00:00:00+00'`,
+      possible: times === undefined || !(times.min >= Date.UTC(1971, 0, 1)),
     })
   }
   if (spec.id !== undefined && present.has(spec.id)) {
@@ -152,14 +167,15 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
         ? ''
         : ` OR ${id} IN (SELECT ${id} FROM read_parquet([${reference.files.map(literal).join(', ')}], union_by_name = true))`
     await duck.run(
-      `CREATE OR REPLACE TEMP TABLE dup_ids AS SELECT __r FROM (SELECT __r, ${id}, row_number() OVER (PARTITION BY ${id} ORDER BY __r) AS k FROM cand WHERE ${id} IS NOT NULL) WHERE k > 1${seen}`,
+      `CREATE OR REPLACE TEMP TABLE dup_ids AS SELECT __r FROM (SELECT __r, ${id}, row_number() OVER (PARTITION BY ${id} ORDER BY __r) AS k FROM ${await cand()} WHERE ${id} IS NOT NULL) WHERE k > 1${seen}`,
     )
-    conditions.push({ code: 'DUPLICATE_ID', column: spec.id, sql: '__r IN (SELECT __r FROM dup_ids)' })
+    conditions.push({ code: 'DUPLICATE_ID', column: spec.id, sql: '__r IN (SELECT __r FROM dup_ids)', possible: true })
   }
   const reasons: Record<string, number> = {}
   const blockingRowConditions: string[] = []
   for (const condition of conditions) {
-    const [count] = await duck.rows(`SELECT CAST(count(*) AS DOUBLE) AS n FROM cand WHERE ${condition.sql}`)
+    if (!condition.possible) continue
+    const [count] = await duck.rows(`SELECT CAST(count(*) AS DOUBLE) AS n FROM ${await cand()} WHERE ${condition.sql}`)
     const n = Number(count?.n ?? 0)
     if (n === 0) continue
     const examples = (
@@ -224,7 +240,7 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
         value: missing,
         threshold: t.maxMissing,
         message: `${pct(missing)} of ${column.name} is missing, above the limit of ${pct(t.maxMissing)}`,
-        examples: await nullRows(duck, column.name),
+        examples: await nullRows(duck, await cand(), column.name),
       })
     } else if (
       columnScores.referenceMissing !== undefined &&
@@ -237,7 +253,7 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
         threshold: columnScores.referenceMissing + t.maxMissingIncrease,
         statistical: true,
         message: `${pct(missing)} of ${column.name} is missing, up from ${pct(columnScores.referenceMissing)} in the previous accepted data`,
-        examples: await nullRows(duck, column.name),
+        examples: await nullRows(duck, await cand(), column.name),
       })
     }
     if (
@@ -262,10 +278,12 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
       const span = refNumeric === undefined ? 0 : refNumeric.max - refNumeric.min
       const lower = t.min ?? (refNumeric === undefined ? undefined : refNumeric.min - t.rangeTolerance * span)
       const upper = t.max ?? (refNumeric === undefined ? undefined : refNumeric.max + t.rangeTolerance * span)
-      if (lower !== undefined && upper !== undefined && role !== 'time' && role !== 'id') {
+      const inside = lower !== undefined && upper !== undefined && stats.numeric.min >= lower && stats.numeric.max <= upper
+      if (inside) columnScores.outOfRange = 0
+      else if (lower !== undefined && upper !== undefined && role !== 'time' && role !== 'id') {
         const x = `CAST(${ident(column.name)} AS DOUBLE)`
         const outside = `isfinite(${x}) AND (${x} < ${lower} OR ${x} > ${upper})`
-        const [row] = await duck.rows(`SELECT CAST(count_if(${outside}) AS DOUBLE) AS n FROM cand`)
+        const [row] = await duck.rows(`SELECT CAST(count_if(${outside}) AS DOUBLE) AS n FROM ${await cand()}`)
         const fraction = Number(row?.n ?? 0) / Math.max(1, stats.count)
         columnScores.outOfRange = fraction
         const declared = t.min !== undefined || t.max !== undefined
@@ -287,12 +305,12 @@ export async function validateBatch(input: ValidationInput): Promise<ValidationO
     }
     // Columns new in this batch have nothing to be compared with.
     if (reference === undefined || ref === undefined || role === 'time' || role === 'id') continue
-    const textLike = (s: ColumnStatistics) =>
+    const textLike = (s: Pick<MergedStatistics, 'count' | 'distinct'>) =>
       s.count > 0 && s.distinct / s.count > validationDefaults.textCardinality
     const categorical = (column.type === 'string' || column.type === 'boolean') && !textLike(stats) && !textLike(ref)
     // An open domain (many distinct values for its rows, like sender domains) meets new values all the time:
     // its new-value and drift findings are warnings; a closed one (airport codes) blocks.
-    const openDomain = (s: ColumnStatistics) => s.distinct / Math.max(1, s.count) > validationDefaults.openDomainCardinality
+    const openDomain = (s: Pick<MergedStatistics, 'count' | 'distinct'>) => s.distinct / Math.max(1, s.count) > validationDefaults.openDomainCardinality
     const open = categorical && (openDomain(ref) || openDomain(stats))
     if (categorical && role === 'feature') {
       const fresh = await newValueFraction(duck, reference.files, candidate.file, column.name)
@@ -384,7 +402,7 @@ async function distance(
   metric: 'js' | 'linf' | undefined,
 ): Promise<ColumnScores['drift']> {
   if (metric === 'js') {
-    const h = await numericHistograms(duck, files, candidate, column.name)
+    const h = await quantileHistograms(duck, files, candidate, column.name)
     if (h === undefined) return undefined
     return { metric, value: jensenShannon(h.reference, h.candidate), psi: psi(h.reference, h.candidate) }
   }
@@ -396,8 +414,16 @@ async function distance(
   return undefined
 }
 
-async function nullRows(duck: Duck, column: string): Promise<number[]> {
-  return (await duck.rows(`SELECT __r FROM cand WHERE ${ident(column)} IS NULL ORDER BY __r LIMIT 10`)).map(
+/** True when a label's statistics show only 0/1 or booleans, so no row can be an invalid binary label. */
+function binaryByStatistics(stats: ColumnStatistics | undefined): boolean {
+  if (stats === undefined) return false
+  if (stats.type === 'boolean') return true
+  const n = stats.numeric
+  return n !== undefined && n.nan + n.infinite === 0 && (n.min === 0 || n.min === 1) && (n.max === 0 || n.max === 1) && stats.distinct <= 2
+}
+
+async function nullRows(duck: Duck, table: string, column: string): Promise<number[]> {
+  return (await duck.rows(`SELECT __r FROM ${table} WHERE ${ident(column)} IS NULL ORDER BY __r LIMIT 10`)).map(
     (r) => Number(r.__r),
   )
 }
