@@ -108,6 +108,35 @@ export interface AliasHistoryTable {
   at: string
 }
 
+export interface JobTable {
+  id: string
+  /** Creation order: ties of `run_after` are claimed first-in, first-out. */
+  seq: number
+  kind: string
+  /** JSON. */
+  payload: string
+  /** `queued`, `running`, `succeeded`, `failed` or `cancelled`. */
+  state: string
+  idempotency_key: string | null
+  /** Claims so far, expired leases included. */
+  attempts: number
+  max_attempts: number
+  /** Fencing token: incremented on every claim; only the holder of the current token may commit. */
+  token: number
+  run_after: string
+  lease_owner: string | null
+  lease_expires_at: string | null
+  /** Set when cancellation was requested (a running job stops at its holder's next heartbeat). */
+  cancel_reason: string | null
+  /** JSON. */
+  result: string | null
+  /** JSON: `{ message, code? }` of the last failure. */
+  error: string | null
+  created_at: string
+  updated_at: string
+  finished_at: string | null
+}
+
 export interface Database {
   batch_validation: BatchValidationTable
   quarantine_actions: QuarantineActionTable
@@ -118,6 +147,7 @@ export interface Database {
   schema_versions: SchemaVersionTable
   batches: BatchTable
   batch_statistics: BatchStatisticsTable
+  jobs: JobTable
 }
 
 export type MetadataDb = Kysely<Database>

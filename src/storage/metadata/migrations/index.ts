@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely'
 import { datasets001 } from './001-datasets.js'
 import { models002 } from './002-models.js'
 import { validation003 } from './003-validation.js'
+import { jobs004 } from './004-jobs.js'
 
 /** Every migration, in order. Names sort lexically; never rename or edit one that has shipped. */
 const migrations: Record<string, Migration> = {
   '001-datasets': datasets001,
   '002-models': models002,
   '003-validation': validation003,
+  '004-jobs': jobs004,
 }
 
 export const migrationProvider: MigrationProvider = {
