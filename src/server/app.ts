@@ -7,6 +7,7 @@ import { datasetSpecOf } from '../data/datasets.js'
 import { datasetOverview } from '../data/overview.js'
 import { installAuth } from './auth.js'
 import { renderHome, type DatasetSummary } from './home.js'
+import { pipelineSummaries, registerModelRoutes } from './model-routes.js'
 import { registerPredictRoutes } from './predict-routes.js'
 import { registerQuarantineRoutes } from './quarantine-routes.js'
 
@@ -34,6 +35,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   }
 
   registerPredictRoutes(app, platform)
+  registerModelRoutes(app, platform)
   registerQuarantineRoutes(app, platform)
   app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
@@ -46,7 +48,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   app.get('/', async (_request, reply) => {
     const names = Object.keys(platform.config.config.datasets ?? {})
     const datasets = await Promise.all(names.map(async (name) => summary(platform, name)))
-    return reply.type('text/html; charset=utf-8').send(renderHome(datasets))
+    return reply.type('text/html; charset=utf-8').send(renderHome(datasets, await pipelineSummaries(platform)))
   })
   app.setNotFoundHandler(async (request, reply) => reply.code(404).send(new FreshetError('USAGE', `no route ${request.method} ${request.url}`).toJSON()))
   await app.ready()
