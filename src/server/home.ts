@@ -11,7 +11,7 @@ export interface DatasetSummary {
 
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
-const metric = (m: Record<string, unknown> | null, name: string): string => (typeof m?.[name] === 'number' ? (m[name] as number).toFixed(3) : '-')
+const metric = (m: Record<string, unknown> | null, name: string): string => (typeof m?.[name] === 'number' ? m[name].toFixed(3) : '-')
 
 /** The status page at `/`: what data and models Freshet holds, with links to the JSON API. Server-rendered, no scripts. */
 export function renderHome(datasets: readonly DatasetSummary[], pipelines: readonly PipelineSummary[]): string {
