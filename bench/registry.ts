@@ -10,4 +10,7 @@ export type Bench = () => Promise<void>
  */
 export const benches: Readonly<Record<string, Bench>> = {
   ingest: async () => (await import('./ingest.js')).ingestBench(),
+  train: async () => (await import('./train.js')).trainBench(),
+  serve: async () => (await import('./serve.js')).serveBench(),
+  validate: async () => (await import('./validate.js')).validateBench(),
 }
