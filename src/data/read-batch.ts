@@ -27,7 +27,11 @@ export interface ReadBatchInput {
   readonly established?: readonly SchemaColumn[]
 }
 
-function sourceRelation(input: ReadBatchInput): string {
+/**
+ * The DuckDB table function reading the staged file. With `types` (found by a first DESCRIBE, which reads the
+ * whole file to infer them) a CSV is read with those column types instead of being sampled a second time.
+ */
+function sourceRelation(input: ReadBatchInput, types?: readonly { name: string; duck: string }[]): string {
   const file = literal(input.file)
   const compression = input.detected.compression === 'gzip' ? 'gzip' : 'uncompressed'
   switch (input.detected.format) {
@@ -36,7 +40,9 @@ function sourceRelation(input: ReadBatchInput): string {
     case 'jsonl':
       return `read_json(${file}, format = 'newline_delimited', compression = '${compression}', sample_size = -1)`
     case 'csv':
-      return `read_csv(${file}, delim = ${literal(input.structure?.delimiter ?? ',')}, header = true, quote = '"', escape = '"', strict_mode = true, null_padding = false, sample_size = -1, compression = '${compression}')`
+      return `read_csv(${file}, delim = ${literal(input.structure?.delimiter ?? ',')}, header = true, quote = '"', escape = '"', strict_mode = true, null_padding = false, compression = '${compression}', ${
+        types === undefined ? 'sample_size = -1' : `columns = {${types.map((t) => `${literal(t.name)}: ${literal(t.duck)}`).join(', ')}}`
+      })`
   }
 }
 
@@ -79,14 +85,15 @@ export interface TypeMismatch {
  * Checks that DuckDB read exactly as many rows as the structural scan counted.
  */
 export async function readBatchFile(duck: Duck, input: ReadBatchInput): Promise<ReadBatch> {
-  const relation = sourceRelation(input)
+  const sniffing = sourceRelation(input)
   let described: Record<string, unknown>[]
   try {
-    described = await duck.rows(`DESCRIBE SELECT * FROM ${relation}`)
+    described = await duck.rows(`DESCRIBE SELECT * FROM ${sniffing}`)
   } catch (error) {
     throw malformed(input, error)
   }
   const found = described.map((row) => ({ name: String(row.column_name), duck: String(row.column_type) }))
+  const relation = input.detected.format === 'csv' ? sourceRelation(input, found) : sniffing
   const names = new Set(found.map((c) => c.name))
   const expected = new Set([
     ...[input.spec.eventTime, input.spec.label, input.spec.id].filter((c): c is string => c !== undefined),
