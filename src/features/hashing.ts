@@ -1,5 +1,8 @@
 import { Utf8Buffer } from './murmur3.js'
 
+// Serving transforms one request at a time: encoding the same feature names again on every call was a third of its cost.
+const prefixes = new Map<string, Uint8Array>()
+
 /**
  * Maps namespaced feature names to slots: `slot = murmur3(utf8(feature + "\u0001" + token), seed) & (2^hashBits - 1)`.
  * The feature name prefix keeps equal tokens of different columns apart.
@@ -16,9 +19,15 @@ export class SlotHasher {
     this.mask = 2 ** hashBits - 1
   }
 
-  /** The encoded namespace prefix of a feature: its name followed by U+0001. */
+  /** The encoded namespace prefix of a feature: its name followed by U+0001 (encoded once per name). */
   prefix(feature: string): Uint8Array {
-    return this.encoder.encode(`${feature}\u0001`)
+    let prefix = prefixes.get(feature)
+    if (prefix === undefined) {
+      if (prefixes.size >= 10_000) prefixes.clear()
+      prefix = this.encoder.encode(`${feature}\u0001`)
+      prefixes.set(feature, prefix)
+    }
+    return prefix
   }
 
   /** The slot of `token` in the namespace `prefix`. */

@@ -25,10 +25,11 @@ const INSERTION_SORT_MAX = 24
  * sorted by slot and duplicates summed in `endRow()`, so callers can add in any order.
  */
 export class CsrBuilder {
-  private rowSlots = new Uint32Array(64)
-  private rowValues = new Float64Array(64)
-  private keys = new Float64Array(64)
-  private keys2 = new Float64Array(64)
+  private rowSlots = new Uint32Array(32)
+  private rowValues = new Float64Array(32)
+  // Scratch space of the packed sort, allocated only when a row is long enough to need it.
+  private keys = new Float64Array(0)
+  private keys2 = new Float64Array(0)
   private rowLength = 0
   private indptr: Uint32Array
   private indices: Uint32Array
@@ -133,6 +134,10 @@ export class CsrBuilder {
    * them with no comparator callback; the position keeps equal slots in insertion order.
    */
   private packedSortRow(n: number): void {
+    if (this.keys.length < n) {
+      this.keys = new Float64Array(this.rowSlots.length)
+      this.keys2 = new Float64Array(this.rowSlots.length)
+    }
     const keys = this.keys.subarray(0, n)
     for (let i = 0; i < n; i++) keys[i] = this.rowSlots[i]! * POSITION_BITS + i
     keys.sort()
@@ -163,8 +168,6 @@ export class CsrBuilder {
     values.set(this.rowValues)
     this.rowSlots = slots
     this.rowValues = values
-    this.keys = new Float64Array(size)
-    this.keys2 = new Float64Array(size)
   }
 
   private growOutput(needed: number): void {

@@ -76,6 +76,19 @@ export function fitTransform(
   return { format: 1, hashBits, hashSeed: options.hashSeed ?? 0, features: fitted }
 }
 
+// One hasher per (bits, seed), reused by every call: transform is synchronous, so its scratch buffer is never
+// shared by two calls at once.
+const hashers = new Map<string, SlotHasher>()
+function sharedHasher(bits: number, seed: number): SlotHasher {
+  const key = `${bits}:${seed}`
+  let hasher = hashers.get(key)
+  if (hasher === undefined) {
+    hasher = new SlotHasher(bits, seed)
+    hashers.set(key, hasher)
+  }
+  return hasher
+}
+
 /**
  * Turns a batch into hashed sparse feature vectors, one row per batch row, `cols = 2^hashBits`. Every row has the
  * bias slot (value 1). Within a row, indices are ascending and entries that hash to the same slot are summed.
@@ -90,7 +103,7 @@ export function transform(fitted: FittedTransform, batch: ColumnarBatch): Sparse
       `unsupported fitted transform format ${String(fitted.format)}; retrain the model with this Freshet version`,
     )
   }
-  const hasher = new SlotHasher(fitted.hashBits, fitted.hashSeed)
+  const hasher = sharedHasher(fitted.hashBits, fitted.hashSeed)
   // Every feature but text emits at most one entry per row (plus the bias); text rows are guessed at 64.
   const perRow = fitted.features.reduce((n, f) => n + (f.type === 'text' ? 64 : 1), 1)
   const out = new CsrBuilder(batch.length, 2 ** fitted.hashBits, batch.length * perRow)
