@@ -3,6 +3,8 @@ import type { LoadedConfig } from '../config/load.js'
 import type { BlobStore } from '../storage/blobs/blob-store.js'
 import type { MetadataDb } from '../storage/metadata/database.js'
 import { Registry } from '../registry/registry.js'
+import { Runs } from '../orchestration/runs.js'
+import type { JobQueue } from '../storage/queue/job-queue.js'
 
 /**
  * A running Freshet: configuration plus the adapters chosen for it. This module is the only place that knows
@@ -13,20 +15,34 @@ export interface Platform {
   readonly db: MetadataDb
   readonly blobs: BlobStore
   readonly registry: Registry
+  /** The durable job queue on the metadata database. */
+  readonly queue: JobQueue
+  /** Pipeline runs, executed through {@link queue} by workers. */
+  readonly runs: Runs
   close(): Promise<void>
 }
 
+export interface PlatformOptions {
+  /** The clock of the queue and runs (tests drive lease expiry with it). */
+  readonly now?: () => Date
+}
+
 /** Opens the embedded default: SQLite metadata and a local blob directory inside the state folder. */
-export async function openPlatform(config: LoadedConfig): Promise<Platform> {
+export async function openPlatform(config: LoadedConfig, options: PlatformOptions = {}): Promise<Platform> {
   const { openSqliteMetadata } = await import('../storage/metadata/sqlite/sqlite-metadata.js')
   const { LocalBlobStore } = await import('../storage/blobs/local/local-blob-store.js')
+  const { SqlJobQueue } = await import('../storage/queue/sql-job-queue.js')
   const db = await openSqliteMetadata(path.join(config.stateDir, 'freshet.db'))
   const blobs = await LocalBlobStore.open(path.join(config.stateDir, 'blobs'))
+  const clock = options.now === undefined ? {} : { now: options.now }
+  const queue = new SqlJobQueue(db, clock)
   return {
     config,
     db,
     blobs,
     registry: new Registry(db, blobs),
+    queue,
+    runs: new Runs(db, queue, clock),
     async close() {
       await blobs.close()
       await db.destroy()

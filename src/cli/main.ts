@@ -8,8 +8,10 @@ import { registerIngest } from './commands/ingest.js'
 import { registerModels } from './commands/models.js'
 import { registerPredict } from './commands/predict.js'
 import { registerQuarantine } from './commands/quarantine.js'
+import { registerRuns } from './commands/runs.js'
 import { registerTrain } from './commands/train.js'
 import { registerUp } from './commands/up.js'
+import { registerWorker } from './commands/worker.js'
 import { version } from '../core/package-root.js'
 
 const program = new Command()
@@ -26,9 +28,11 @@ registerIngest(program)
 registerData(program)
 registerQuarantine(program)
 registerTrain(program)
+registerRuns(program)
 registerModels(program)
 registerPredict(program)
 registerUp(program)
+registerWorker(program)
 registerDemo(program)
 
 try {

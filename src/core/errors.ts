@@ -31,6 +31,8 @@ export const errorCatalog = {
   ABORTED: { http: 499, exit: 1 },
   JOB_NOT_FOUND: { http: 404, exit: 1 },
   LEASE_LOST: { http: 409, exit: 1 },
+  RUN_NOT_FOUND: { http: 404, exit: 1 },
+  OVERLOADED: { http: 429, exit: 1 },
   INTERNAL: { http: 500, exit: 1 },
 } as const satisfies Record<string, { http: number; exit: number }>
 

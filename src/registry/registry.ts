@@ -47,6 +47,15 @@ export interface NewModel {
   readonly status?: ModelStatus
 }
 
+/** Where {@link Registry.storeArtifact} put an artifact, and its checksums. */
+export interface StoredArtifact {
+  readonly manifestKey: string
+  readonly manifestSha256: string
+  readonly weightsKey: string
+  readonly weightsSha256: string
+  readonly sizeBytes: number
+}
+
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
 function toModel(row: Selectable<ModelVersionTable>): ModelVersion {
@@ -78,33 +87,52 @@ export class Registry {
     private readonly blobs: BlobStore,
   ) {}
 
-  /** Stores the artifact and records the next version number for the pipeline. */
-  async register(model: NewModel): Promise<ModelVersion> {
+  /**
+   * Stores the artifact and records the next version number for the pipeline. With `trx`, the version is recorded
+   * in that transaction (a run's lease transaction: the version exists only if the run's commit does).
+   */
+  async register(model: NewModel, trx?: MetadataDb): Promise<ModelVersion> {
+    return this.record(model, await this.storeArtifact(model), trx)
+  }
+
+  /**
+   * Writes an artifact's two parts to the blob store. Content-addressed, so writing the same bytes again, or
+   * writing them for a registration that then never commits, is harmless: nothing refers to them until
+   * {@link record} commits.
+   */
+  async storeArtifact(model: Pick<NewModel, 'pipeline' | 'manifest' | 'weights'>): Promise<StoredArtifact> {
     const manifestBytes = new TextEncoder().encode(JSON.stringify(model.manifest))
     const manifestSha256 = sha256(manifestBytes)
     const weightsSha256 = sha256(model.weights)
-    // Artifacts are content-addressed, so a blob written by a registration that then lost a race is harmless.
     const manifestKey = `models/${model.pipeline}/artifacts/${manifestSha256}/manifest.json`
     const weightsKey = `models/${model.pipeline}/artifacts/${weightsSha256}/weights.bin`
     await this.blobs.put(manifestKey, manifestBytes)
     await this.blobs.put(weightsKey, model.weights)
+    return { manifestKey, manifestSha256, weightsKey, weightsSha256, sizeBytes: manifestBytes.length + model.weights.length }
+  }
+
+  /**
+   * Records a version whose artifact {@link storeArtifact} wrote: one insert, in `trx` when given. Nothing else
+   * is read or written, so a caller may hold its transaction's write lock for it.
+   */
+  async record(model: NewModel, artifact: StoredArtifact, trx?: MetadataDb): Promise<ModelVersion> {
     const row = {
       pipeline: model.pipeline,
       status: model.status ?? 'registered',
       task: model.task,
       trainer: model.trainer,
-      manifest_key: manifestKey,
-      manifest_sha256: manifestSha256,
-      weights_key: weightsKey,
-      weights_sha256: weightsSha256,
-      size_bytes: manifestBytes.length + model.weights.length,
+      manifest_key: artifact.manifestKey,
+      manifest_sha256: artifact.manifestSha256,
+      weights_key: artifact.weightsKey,
+      weights_sha256: artifact.weightsSha256,
+      size_bytes: artifact.sizeBytes,
       metrics: JSON.stringify(model.metrics),
       lineage: JSON.stringify(model.lineage),
       created_at: new Date().toISOString(),
     }
     // The number is taken inside the insert: one statement, so concurrent registrations (other processes
     // included) queue on the write lock instead of failing, and never share a number.
-    const inserted = await this.db
+    const inserted = await (trx ?? this.db)
       .insertInto('model_versions')
       .values({ ...row, version: sql<number>`(select coalesce(max(version), 0) + 1 from model_versions where pipeline = ${model.pipeline})` })
       .returning('version')
@@ -118,8 +146,8 @@ export class Registry {
   }
 
   /** @throws FreshetError `MODEL_NOT_FOUND` */
-  async version(pipeline: string, version: number): Promise<ModelVersion> {
-    const row = await this.db.selectFrom('model_versions').selectAll().where('pipeline', '=', pipeline).where('version', '=', version).executeTakeFirst()
+  async version(pipeline: string, version: number, trx?: MetadataDb): Promise<ModelVersion> {
+    const row = await (trx ?? this.db).selectFrom('model_versions').selectAll().where('pipeline', '=', pipeline).where('version', '=', version).executeTakeFirst()
     if (row === undefined) {
       throw new FreshetError('MODEL_NOT_FOUND', `pipeline ${pipeline} has no model version ${version}`, { hint: `list them with \`freshet models ${pipeline}\`` })
     }
@@ -149,8 +177,8 @@ export class Registry {
   }
 
   /** The version an alias points at, or undefined. */
-  async alias(pipeline: string, alias: string): Promise<number | undefined> {
-    const row = await this.db.selectFrom('model_aliases').select('version').where('pipeline', '=', pipeline).where('alias', '=', alias).executeTakeFirst()
+  async alias(pipeline: string, alias: string, trx?: MetadataDb): Promise<number | undefined> {
+    const row = await (trx ?? this.db).selectFrom('model_aliases').select('version').where('pipeline', '=', pipeline).where('alias', '=', alias).executeTakeFirst()
     return row === undefined ? undefined : Number(row.version)
   }
 
@@ -162,18 +190,20 @@ export class Registry {
   /**
    * Points `alias` at `version` if it still points at `expected` (undefined = "whatever it points at now" is not
    * allowed: callers must say what they expect, `null` meaning "no version yet"). The move is recorded.
+   * With `trx`, every query runs in that transaction (which must have started with a write on SQLite).
    * @throws FreshetError `ALIAS_CONFLICT` when the alias moved in the meantime, `MODEL_NOT_FOUND`, `MODEL_REJECTED`
-   * when `production` would point at a version that failed its gate and `force` is not set.
+   * when `production` would point at a version that failed its gate and `force` is not set. Inside `trx`, these
+   * are thrown before anything was written, so the caller may catch them and still commit.
    */
-  async moveAlias(move: { pipeline: string; alias: string; version: number; expected: number | null; actor: string; reason: string; force?: boolean }): Promise<AliasMove> {
-    const target = await this.version(move.pipeline, move.version)
+  async moveAlias(move: { pipeline: string; alias: string; version: number; expected: number | null; actor: string; reason: string; force?: boolean }, trx?: MetadataDb): Promise<AliasMove> {
+    const target = await this.version(move.pipeline, move.version, trx)
     if (target.status === 'rejected' && move.alias === 'production' && move.force !== true) {
       throw new FreshetError('MODEL_REJECTED', `${move.pipeline} v${move.version} failed its gate and is not served; nothing was changed`, {
         hint: 'deploy it anyway only with --force and a --reason, which is recorded',
       })
     }
     const at = new Date().toISOString()
-    return this.db.transaction().execute(async (trx) => {
+    const write = async (trx: MetadataDb): Promise<AliasMove> => {
       let changed: number
       if (move.expected === null) {
         const inserted = await trx
@@ -204,7 +234,8 @@ export class Registry {
         .values({ ...record, seq: sql<number>`(select coalesce(max(seq), 0) + 1 from alias_history where pipeline = ${move.pipeline})` })
         .execute()
       return { pipeline: move.pipeline, alias: move.alias, fromVersion: move.expected, toVersion: move.version, actor: move.actor, reason: move.reason, at }
-    })
+    }
+    return trx === undefined ? this.db.transaction().execute(write) : write(trx)
   }
 
   /** Every move of the pipeline's aliases, oldest first. */

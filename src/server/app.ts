@@ -10,11 +10,14 @@ import { renderHome, type DatasetSummary } from './home.js'
 import { pipelineSummaries, registerModelRoutes } from './model-routes.js'
 import { registerPredictRoutes } from './predict-routes.js'
 import { registerQuarantineRoutes } from './quarantine-routes.js'
+import { registerRunRoutes, type RunEventStreamOptions } from './run-routes.js'
 
 export interface ServerOptions {
   readonly token?: string | undefined
   readonly bodyLimit?: number
   readonly logger?: boolean
+  /** Limits and timings of the run event streams (SSE). */
+  readonly runEvents?: RunEventStreamOptions
 }
 
 /** Builds the HTTP app: health, the read-only data API and the status page. */
@@ -37,6 +40,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   registerPredictRoutes(app, platform)
   registerModelRoutes(app, platform)
   registerQuarantineRoutes(app, platform)
+  registerRunRoutes(app, platform, options.runEvents)
   app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
     const names = Object.keys(platform.config.config.datasets ?? {})

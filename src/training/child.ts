@@ -22,6 +22,7 @@ async function run(job: TrainingJob): Promise<void> {
   try {
     let lastProgress = 0
     const model = await trainPipeline(platform, job.pipeline, {
+      ...(job.batchIds === undefined ? {} : { batchIds: job.batchIds }),
       onEvent: (event) => {
         // Progress is throttled so IPC never becomes the bottleneck of a fast learner.
         if (event.kind === 'progress') {

@@ -11,6 +11,8 @@ export interface TrainingJob {
   pipeline: string
   /** Folder the child writes the artifact into. */
   outDir: string
+  /** Train on these batches only (the run's pinned data); every usable batch when absent. */
+  batchIds?: string[]
 }
 
 export type ChildMessage =

@@ -93,7 +93,7 @@ const configHash = (pipeline: PipelineSpec): string => createHash('sha256').upda
  * fit the feature transform on the training side, train, evaluate on the holdout. Runs in the trainer's child
  * process (see `runner.ts`).
  */
-export async function trainPipeline(platform: Platform, pipelineName: string, options: { signal?: AbortSignal; onEvent?: (event: TrainingEvent) => void } = {}): Promise<TrainedModel> {
+export async function trainPipeline(platform: Platform, pipelineName: string, options: { signal?: AbortSignal; onEvent?: (event: TrainingEvent) => void; batchIds?: readonly string[] } = {}): Promise<TrainedModel> {
   const pipeline = platform.config.config.pipelines?.[pipelineName]
   if (pipeline === undefined) throw new FreshetError('PIPELINE_NOT_FOUND', `pipeline ${JSON.stringify(pipelineName)} does not exist`)
   const dataset = datasetSpecOf(platform.config, pipeline.dataset)
@@ -107,7 +107,7 @@ export async function trainPipeline(platform: Platform, pipelineName: string, op
   }
 
   emit({ kind: 'phase', phase: 'data', message: `reading dataset ${pipeline.dataset}` })
-  const rows = await loadTrainingRows(platform, pipelineName, pipeline, dataset)
+  const rows = await loadTrainingRows(platform, pipelineName, pipeline, dataset, options.batchIds)
   const split = splitRows(pipeline, rows.eventTimes, rows.labels.length)
   if (split.train.length === 0 || split.test.length === 0) {
     throw new FreshetError('NO_TRAINING_DATA', `the split leaves ${split.train.length} training and ${split.test.length} holdout rows: both need at least one`, {

@@ -18,9 +18,19 @@ export interface ChildTrainingResult {
   lineage: Record<string, unknown>
 }
 
+/** One line the trainer process wrote to its stdout or stderr. */
+export interface TrainerLogLine {
+  stream: 'stdout' | 'stderr'
+  line: string
+}
+
 export interface RunnerOptions {
   signal?: AbortSignal
   onEvent?: (event: TrainingEvent) => void
+  /** Each complete line the trainer process writes (a custom trainer's logging, a crash's stack trace). */
+  onLog?: (log: TrainerLogLine) => void
+  /** Train on exactly these batches (ids, still usable) instead of every usable batch: a run pins its data. */
+  batchIds?: readonly string[]
   /** Heap limit of the trainer process in MiB (default 4096). */
   maxHeapMb?: number
 }
@@ -35,6 +45,31 @@ function childEntry(): string {
   return built
 }
 
+/** Cuts a stream's chunks into lines for `onLog`; a line longer than 4 KiB is cut there. */
+function lineSplitter(stream: TrainerLogLine['stream'], onLog: RunnerOptions['onLog']): { push: (chunk: string) => void; end: () => void } {
+  let pending = ''
+  const emit = (line: string) => onLog?.({ stream, line: line.endsWith('\r') ? line.slice(0, -1) : line })
+  return {
+    push(chunk) {
+      if (onLog === undefined) return
+      pending += chunk
+      let newline: number
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        emit(pending.slice(0, newline))
+        pending = pending.slice(newline + 1)
+      }
+      while (pending.length > 4096) {
+        emit(pending.slice(0, 4096))
+        pending = pending.slice(4096)
+      }
+    },
+    end() {
+      if (pending !== '') emit(pending)
+      pending = ''
+    },
+  }
+}
+
 const codeOf = (code: string): ErrorCode => (code in errorCatalog ? (code as ErrorCode) : 'TRAINING_FAILED')
 
 /**
@@ -44,20 +79,26 @@ const codeOf = (code: string): ErrorCode => (code in errorCatalog ? (code as Err
  * `ABORTED` when `signal` aborts (the child is killed).
  */
 export async function trainInChild(platform: Platform, pipeline: string, options: RunnerOptions = {}): Promise<ChildTrainingResult> {
+  const aborted = (): boolean => options.signal?.aborted === true
+  if (aborted()) throw new FreshetError('ABORTED', `training of ${pipeline} was cancelled`)
   const tmpRoot = path.join(platform.config.stateDir, 'tmp')
   await mkdir(tmpRoot, { recursive: true })
   const outDir = await mkdtemp(path.join(tmpRoot, 'train-'))
-  const job: TrainingJob = { root: platform.config.root, configFile: platform.config.file, stateDir: platform.config.stateDir, config: platform.config.config, pipeline, outDir }
+  const job: TrainingJob = { root: platform.config.root, configFile: platform.config.file, stateDir: platform.config.stateDir, config: platform.config.config, pipeline, outDir, ...(options.batchIds === undefined ? {} : { batchIds: [...options.batchIds] }) }
   try {
     const child = fork(childEntry(), [], {
       execArgv: [`--max-old-space-size=${options.maxHeapMb ?? 4096}`],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })
     let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-8192)
+    const stdoutLines = lineSplitter('stdout', options.onLog)
+    const stderrLines = lineSplitter('stderr', options.onLog)
+    // Decoded as UTF-8 by the streams, so a character split across chunks stays whole.
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-8192)
+      stderrLines.push(chunk)
     })
-    child.stdout?.resume()
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdoutLines.push(chunk))
     const onAbort = () => child.kill('SIGKILL')
     options.signal?.addEventListener('abort', onAbort, { once: true })
     let done: Extract<ChildMessage, { type: 'done' }> | undefined
@@ -70,10 +111,13 @@ export async function trainInChild(platform: Platform, pipeline: string, options
     child.send(job)
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject)
-      child.once('exit', (code, signal) => resolve({ code, signal }))
+      // 'close' comes after 'exit' once stdout and stderr are drained, so no log line or crash message is missed.
+      child.once('close', (code, signal) => resolve({ code, signal }))
     })
     options.signal?.removeEventListener('abort', onAbort)
-    if (options.signal?.aborted === true) throw new FreshetError('ABORTED', `training of ${pipeline} was cancelled`)
+    stdoutLines.end()
+    stderrLines.end()
+    if (aborted()) throw new FreshetError('ABORTED', `training of ${pipeline} was cancelled`)
     if (failure !== undefined) {
       throw new FreshetError(codeOf(failure.error.code), failure.error.message, failure.error.hint === undefined ? {} : { hint: failure.error.hint })
     }

@@ -3,8 +3,9 @@ import { FreshetError } from '../core/errors.js'
 import { didYouMean } from '../core/names.js'
 import { checkGate, type GateVerdict } from '../evaluation/gate.js'
 import type { BinaryMetrics, RegressionMetrics } from '../evaluation/metrics.js'
-import type { ModelVersion } from '../registry/registry.js'
-import { trainInChild, type RunnerOptions } from './runner.js'
+import type { PipelineSpec } from '../config/schema.js'
+import type { ModelVersion, NewModel } from '../registry/registry.js'
+import { trainInChild, type ChildTrainingResult, type RunnerOptions } from './runner.js'
 
 export interface TrainOutcome {
   model: ModelVersion
@@ -28,17 +29,9 @@ export function pipelineSpecOf(platform: Platform, name: string) {
   return spec
 }
 
-/**
- * The static architecture in one call: train in a child process, evaluate on the holdout, register the version
- * (as `rejected` when it fails its gate) and, when the gate passes and `deploy.auto` is not false, point
- * `production` at it by compare-and-swap.
- */
-export async function trainAndRegister(platform: Platform, pipeline: string, options: RunnerOptions & { actor?: string } = {}): Promise<TrainOutcome> {
-  const spec = pipelineSpecOf(platform, pipeline)
-  const previousProduction = await platform.registry.alias(pipeline, 'production')
-  const result = await trainInChild(platform, pipeline, options)
-  const gate = checkGate(spec, result.metrics)
-  const model = await platform.registry.register({
+/** What the registry records for a trained candidate: `rejected` when it failed its gate. */
+export function candidateModel(pipeline: string, result: ChildTrainingResult, gate: GateVerdict): NewModel {
+  return {
     pipeline,
     task: result.manifest.task,
     trainer: result.manifest.trainer.type,
@@ -47,16 +40,39 @@ export async function trainAndRegister(platform: Platform, pipeline: string, opt
     metrics: result.metrics,
     lineage: { ...result.lineage, gate },
     status: gate.passed ? 'registered' : 'rejected',
-  })
+  }
+}
+
+/** Whether a candidate with this verdict goes to `production`: it passed its gate and `deploy.auto` is not false. */
+export function shouldDeploy(spec: PipelineSpec, gate: GateVerdict): boolean {
+  return gate.passed && spec.deploy?.auto !== false
+}
+
+/** The reason recorded with the `production` move of a candidate that passed its gate. */
+export function deployReason(gate: GateVerdict): string {
+  return `trained and passed its gate${gate.metric === null ? ' (none configured)' : ` (${gate.metric} ${gate.value?.toFixed(4) ?? '?'})`}`
+}
+
+/**
+ * The static architecture in one call, without the run queue: train in a child process, evaluate on the holdout,
+ * register the version (as `rejected` when it fails its gate) and, when the gate passes and `deploy.auto` is not
+ * false, point `production` at it by compare-and-swap. Runs (`src/orchestration`) do the same in steps.
+ */
+export async function trainAndRegister(platform: Platform, pipeline: string, options: RunnerOptions & { actor?: string } = {}): Promise<TrainOutcome> {
+  const spec = pipelineSpecOf(platform, pipeline)
+  const previousProduction = await platform.registry.alias(pipeline, 'production')
+  const result = await trainInChild(platform, pipeline, options)
+  const gate = checkGate(spec, result.metrics)
+  const model = await platform.registry.register(candidateModel(pipeline, result, gate))
   let deployed = false
-  if (gate.passed && spec.deploy?.auto !== false) {
+  if (shouldDeploy(spec, gate)) {
     await platform.registry.moveAlias({
       pipeline,
       alias: 'production',
       version: model.version,
       expected: previousProduction ?? null,
       actor: options.actor ?? 'freshet train',
-      reason: `trained and passed its gate${gate.metric === null ? ' (none configured)' : ` (${gate.metric} ${gate.value?.toFixed(4) ?? '?'})`}`,
+      reason: deployReason(gate),
     })
     deployed = true
   }

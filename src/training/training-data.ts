@@ -41,16 +41,18 @@ function featureColumns(features: Record<string, FeatureSpec>, types: ReadonlyMa
 
 /**
  * Reads the pipeline's training rows from the dataset's usable batches (accepted or released) with DuckDB,
- * column-wise in chunks, ordered by event time. Only rows inside the training window are read.
+ * column-wise in chunks, ordered by event time. Only rows inside the training window are read. With `batchIds`,
+ * only those of the usable batches are read (a run resolved its data before training).
  * @throws FreshetError `NO_TRAINING_DATA` when there are no usable labelled rows, `SCHEMA_CONFLICT` when a
  * feature names a column the dataset does not have.
  */
-export async function loadTrainingRows(platform: Platform, pipelineName: string, pipeline: PipelineSpec, dataset: DatasetSpec): Promise<TrainingRows> {
+export async function loadTrainingRows(platform: Platform, pipelineName: string, pipeline: PipelineSpec, dataset: DatasetSpec, batchIds?: readonly string[]): Promise<TrainingRows> {
   const label = dataset.label
   if (label === undefined) {
     throw new FreshetError('CONFIG_INVALID', `datasets.${pipeline.dataset}.label is not set: pipeline ${pipelineName} needs a label column to learn from`)
   }
-  const usable = (await listBatches(platform.db, pipeline.dataset)).filter((b) => b.state === 'accepted' || b.state === 'released')
+  const pinned = batchIds === undefined ? undefined : new Set(batchIds)
+  const usable = (await listBatches(platform.db, pipeline.dataset)).filter((b) => (b.state === 'accepted' || b.state === 'released') && (pinned === undefined || pinned.has(b.id)))
   if (usable.length === 0) {
     throw new FreshetError('NO_TRAINING_DATA', `dataset ${pipeline.dataset} has no usable batches to train pipeline ${pipelineName} on`, {
       hint: `ingest data first: freshet ingest ${pipeline.dataset} <file...>`,

@@ -1,9 +1,15 @@
 import type { Command } from 'commander'
+import { errorCatalog, FreshetError, type ErrorCode } from '../../core/errors.js'
 import type { BinaryMetrics, RegressionMetrics } from '../../evaluation/metrics.js'
-import { trainAndRegister } from '../../training/train.js'
+import { followRun } from '../../orchestration/follow.js'
+import type { Run } from '../../orchestration/run-types.js'
+import { runStatistics } from '../../orchestration/statistics.js'
+import { Worker } from '../../orchestration/worker.js'
+import { pipelineSpecOf } from '../../training/train.js'
 import { printJson, withPlatform, type GlobalOptions } from '../context.js'
-import { trainingReporter } from '../progress.js'
+import { runReporter } from '../progress.js'
 import { table } from '../table.js'
+import { cliActor } from './runs.js'
 
 export function evaluationTable(evaluation: BinaryMetrics | RegressionMetrics): string {
   if (!('auc' in evaluation)) {
@@ -20,37 +26,75 @@ export function evaluationTable(evaluation: BinaryMetrics | RegressionMetrics): 
   ].join('\n')
 }
 
+function fail(run: Run): never {
+  const error = run.error
+  if (run.state === 'cancelled') throw new FreshetError('ABORTED', `run ${run.id} of ${run.pipeline} was cancelled: ${run.cancelReason ?? ''}`)
+  const code = error !== null && error.code in errorCatalog ? (error.code as ErrorCode) : 'TRAINING_FAILED'
+  throw new FreshetError(code, `run ${run.id} of ${run.pipeline} failed${error?.step === undefined ? '' : ` at ${error.step}`}: ${error?.message ?? 'no reason recorded'}`, {
+    hint: error?.hint ?? `see \`freshet runs show ${run.id}\``,
+  })
+}
+
+function summary(run: Run, seconds: number): string {
+  const outcome = run.outcome
+  const evaluate = run.steps.find((s) => s.name === 'evaluate')?.details ?? {}
+  if (outcome === null || outcome.modelVersion === null || outcome.gate === null) return `run ${run.id}: ${run.state}`
+  const version = outcome.modelVersion
+  const gate = outcome.gate
+  const lineage = (run.lineage ?? {}) as { rows?: { train: number; holdout: number }; batches?: unknown[] }
+  const out = [`${run.pipeline} v${version} trained in ${seconds.toFixed(1)}s on ${lineage.rows?.train ?? '?'} rows from ${lineage.batches?.length ?? '?'} batches; evaluated on the ${lineage.rows?.holdout ?? '?'} most recent (run ${run.id})`, '']
+  if (evaluate.evaluation !== undefined) out.push(evaluationTable(evaluate.evaluation as BinaryMetrics | RegressionMetrics), '')
+  const production = outcome.previousProduction === null ? 'none' : `v${outcome.previousProduction}`
+  if (!gate.passed) out.push(`gate: FAILED — ${gate.reasons.join('; ')}. v${version} is registered as rejected and not deployed.`)
+  else if (outcome.deployed) out.push(`gate: passed${gate.metric === null ? ' (no gate configured)' : ` (${gate.metric} ${gate.value?.toFixed(4)} vs min ${gate.min ?? '-'})`}. production: ${production} -> v${version}`)
+  else out.push(`gate: passed. deploy.auto is false: production stays at ${production}`)
+  return out.join('\n')
+}
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train a pipeline now (in a child process), evaluate it on the holdout, register it, and deploy it if it passes its gate')
+    .description('start a run of a pipeline: train (in a child process), evaluate on the holdout, register, and deploy if it passes its gate')
     .argument('<pipeline>', 'pipeline name')
-    .option('--wait', 'wait for the run to finish and print its statistics (runs always wait until the run queue exists)')
-    .option('--json', 'print the outcome as JSON')
-    .action(async (pipeline: string, options: { json?: boolean }, command: Command) => {
+    .option('--wait', 'execute the run here (an in-process worker) and show its progress and evaluation; Ctrl+C cancels it')
+    .option('--reason <text>', 'why (recorded with the run)')
+    .option('--json', 'print the run as JSON')
+    .action(async (pipeline: string, options: { wait?: boolean; reason?: string; json?: boolean }, command: Command) => {
       await withPlatform(command.optsWithGlobals<GlobalOptions>(), async (platform) => {
-        const reporter = trainingReporter()
+        pipelineSpecOf(platform, pipeline)
+        const actor = cliActor()
+        const queued = await platform.runs.enqueue({ pipeline, trigger: { type: 'manual', actor, ...(options.reason === undefined ? {} : { reason: options.reason }) } })
+        if (options.wait !== true) {
+          if (options.json === true) return printJson(queued)
+          process.stdout.write(
+            `run ${queued.id} of ${pipeline} is queued; a worker executes it (\`freshet up\` or \`freshet worker\`, or \`freshet train ${pipeline} --wait\` here).\n` +
+              `follow it: freshet runs show ${queued.id}   cancel it: freshet runs cancel ${queued.id}\n`,
+          )
+          return
+        }
+        const reporter = runReporter()
         const started = performance.now()
-        let outcome
+        const worker = new Worker(platform)
+        const interrupt = () => void platform.runs.cancel(queued.id, { reason: 'interrupted (Ctrl+C)', actor }).catch(() => undefined)
+        process.once('SIGINT', interrupt)
+        worker.start()
+        let run: Run | undefined
         try {
-          outcome = await trainAndRegister(platform, pipeline, { onEvent: options.json === true ? () => undefined : reporter.onEvent, actor: 'cli' })
+          run = await followRun(platform.runs, queued.id, { onEvent: options.json === true ? () => undefined : reporter.onEvent })
         } finally {
           reporter.finish()
+          process.off('SIGINT', interrupt)
+          await worker.stop()
         }
-        if (options.json === true) return printJson(outcome)
-        const { model, gate } = outcome
-        const lineage = model.lineage as { rows?: { train: number; holdout: number }; batches?: unknown[] }
-        const out = [
-          `${pipeline} v${model.version} trained in ${((performance.now() - started) / 1000).toFixed(1)}s on ${lineage.rows?.train ?? '?'} rows from ${lineage.batches?.length ?? '?'} batches; evaluated on the ${lineage.rows?.holdout ?? '?'} most recent`,
-          '',
-          evaluationTable(outcome.evaluation),
-          '',
-        ]
-        if (!gate.passed) out.push(`gate: FAILED — ${gate.reasons.join('; ')}. v${model.version} is registered as rejected and not deployed.`)
-        else if (outcome.deployed) out.push(`gate: passed${gate.metric === null ? ' (no gate configured)' : ` (${gate.metric} ${gate.value?.toFixed(4)} vs min ${gate.min ?? '-'})`}. production: ${outcome.previousProduction === undefined ? 'none' : `v${outcome.previousProduction}`} -> v${model.version}`)
-        else out.push(`gate: passed. deploy.auto is false: production stays at ${outcome.previousProduction === undefined ? 'none' : `v${outcome.previousProduction}`}`)
-        process.stdout.write(`${out.join('\n')}\n`)
-        if (!gate.passed) process.exitCode = 1
+        if (run === undefined) return
+        if (options.json === true) {
+          printJson({ ...run, statistics: runStatistics(run) })
+          if (run.state !== 'succeeded' || run.outcome?.gate?.passed === false) process.exitCode = 1
+          return
+        }
+        if (run.state !== 'succeeded') fail(run)
+        process.stdout.write(`${summary(run, (performance.now() - started) / 1000)}\n`)
+        if (run.outcome?.gate?.passed === false) process.exitCode = 1
       })
     })
 }

@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/load.js'
 import { openPlatform, type Platform } from '../../app/platform.js'
 import { startServer } from '../../server/listen.js'
 import type { GlobalOptions } from '../context.js'
+import { startReportingWorker, untilStopSignal } from './worker.js'
 
 export function parsePort(text: string): number {
   const port = Number(text)
@@ -11,16 +12,18 @@ export function parsePort(text: string): number {
   return port
 }
 
-/** Serves until SIGINT/SIGTERM, then closes the server and the platform. */
+/**
+ * Serves, with a worker executing queued runs in the same process (so run events stream live), until
+ * SIGINT/SIGTERM; then stops claiming, gives the current run up to 30 s, and closes the server and the platform.
+ */
 export async function serveUntilStopped(platform: Platform, options: { host?: string; port?: number }, onListening?: (url: string) => void): Promise<void> {
   const { app, url } = await startServer(platform, options)
-  process.stdout.write(`Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz. Ctrl+C stops it.\n`)
+  const worker = startReportingWorker(platform)
+  process.stdout.write(`Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz, and running queued runs (worker ${worker.id}). Ctrl+C stops it.\n`)
   onListening?.(url)
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve()
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
+  await untilStopSignal()
+  process.stdout.write('stopping: no new runs are claimed; the current run has 30s to finish\n')
+  await worker.stop({ timeoutMs: 30_000 })
   await app.close()
   await platform.close()
 }
@@ -28,7 +31,7 @@ export async function serveUntilStopped(platform: Platform, options: { host?: st
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run the Freshet server for this workspace (default http://127.0.0.1:7070)')
+    .description('run the Freshet server and a worker for this workspace (default http://127.0.0.1:7070)')
     .option('--port <port>', 'port to listen on', parsePort)
     .option('--host <host>', 'address to listen on (a non-loopback address needs FRESHET_TOKEN)')
     .action(async (options: { port?: number; host?: string }, command: Command) => {

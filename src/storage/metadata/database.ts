@@ -137,6 +137,67 @@ export interface JobTable {
   finished_at: string | null
 }
 
+export interface RunTable {
+  /** `r_` and 12 hex digits. */
+  id: string
+  /** Creation order. */
+  seq: number
+  pipeline: string
+  /** `queued`, `running`, `succeeded`, `failed` or `cancelled`. */
+  state: string
+  /** `manual`, `schedule`, `storage` or `data`. */
+  trigger: string
+  actor: string
+  reason: string | null
+  /** JSON: what the trigger saw (a file, a row count, a schedule time). */
+  trigger_details: string | null
+  /** The queue job that executes the run. */
+  job_id: string
+  idempotency_key: string | null
+  /** Fencing token of the attempt that last started the run (0 before the first). */
+  attempt: number
+  cancel_reason: string | null
+  /** JSON: `{ code, message, hint?, step? }` when the run failed. */
+  error: string | null
+  /** JSON: model version, gate verdict, deployment. */
+  outcome: string | null
+  /** JSON: the trained model's lineage. */
+  lineage: string | null
+  created_at: string
+  updated_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
+export interface RunStepTable {
+  run_id: string
+  /** `resolve-data`, `train`, `evaluate`, `register` or `deploy`. */
+  name: string
+  position: number
+  /** `pending`, `running`, `succeeded`, `failed`, `skipped` or `cancelled`. */
+  status: string
+  /** The run attempt that last wrote the step. */
+  attempt: number
+  started_at: string | null
+  finished_at: string | null
+  /** JSON: the step's metrics and details. */
+  details: string
+  /** JSON: `{ code, message, hint? }`. */
+  error: string | null
+}
+
+export interface RunEventTable {
+  run_id: string
+  /** 1, 2, 3… per run. */
+  seq: number
+  attempt: number
+  /** `state`, `step`, `phase`, `progress` or `log`. */
+  type: string
+  at: string
+  /** JSON: the event without seq, attempt, type and at. */
+  data: string
+}
+
 export interface Database {
   batch_validation: BatchValidationTable
   quarantine_actions: QuarantineActionTable
@@ -148,6 +209,9 @@ export interface Database {
   batches: BatchTable
   batch_statistics: BatchStatisticsTable
   jobs: JobTable
+  runs: RunTable
+  run_steps: RunStepTable
+  run_events: RunEventTable
 }
 
 export type MetadataDb = Kysely<Database>

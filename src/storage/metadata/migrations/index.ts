@@ -3,6 +3,7 @@ import { datasets001 } from './001-datasets.js'
 import { models002 } from './002-models.js'
 import { validation003 } from './003-validation.js'
 import { jobs004 } from './004-jobs.js'
+import { runs005 } from './005-runs.js'
 
 /** Every migration, in order. Names sort lexically; never rename or edit one that has shipped. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '002-models': models002,
   '003-validation': validation003,
   '004-jobs': jobs004,
+  '005-runs': runs005,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -25,7 +25,7 @@ describe('SQLite metadata store', () => {
     const reopened = await openSqliteMetadata(file)
     expect(await reopened.selectFrom('datasets').select('name').execute()).toEqual([{ name: 'emails' }])
     const applied = await sql<{ name: string }>`SELECT name FROM freshet_migrations`.execute(reopened)
-    expect(applied.rows.map((r) => r.name)).toEqual(['001-datasets', '002-models', '003-validation', '004-jobs'])
+    expect(applied.rows.map((r) => r.name)).toEqual(['001-datasets', '002-models', '003-validation', '004-jobs', '005-runs'])
     await reopened.destroy()
   })
 
