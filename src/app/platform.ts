@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { LoadedConfig } from '../config/load.js'
+import { removeStaleScratch } from './scratch.js'
 import type { BlobStore } from '../storage/blobs/blob-store.js'
 import type { MetadataDb } from '../storage/metadata/database.js'
 import { Registry } from '../registry/registry.js'
@@ -32,6 +33,7 @@ export async function openPlatform(config: LoadedConfig, options: PlatformOption
   const { openSqliteMetadata } = await import('../storage/metadata/sqlite/sqlite-metadata.js')
   const { LocalBlobStore } = await import('../storage/blobs/local/local-blob-store.js')
   const { SqlJobQueue } = await import('../storage/queue/sql-job-queue.js')
+  await removeStaleScratch(config.stateDir)
   const db = await openSqliteMetadata(path.join(config.stateDir, 'freshet.db'))
   const blobs = await LocalBlobStore.open(path.join(config.stateDir, 'blobs'))
   const clock = options.now === undefined ? {} : { now: options.now }

@@ -1,5 +1,6 @@
 import type { TrainerLogLine } from '../training/runner.js'
 import { LeaseLostError, type JobQueue } from '../storage/queue/job-queue.js'
+import { insertEvent } from './run-rows.js'
 import type { Runs } from './runs.js'
 import type { RunWriter } from './run-writer.js'
 import type { RunEventBody, RunError, StepName, StepStatus } from './run-types.js'
@@ -68,9 +69,16 @@ export class RunSession {
     })
   }
 
-  /** Stores and publishes a history event; a failure to store it does not fail the run. */
+  /**
+   * Stores and publishes a history event, only while this attempt holds the lease: a worker that was paused past
+   * its lease must not add progress to a run another worker finished. A failure to store it does not fail the run.
+   */
   event(body: RunEventBody): void {
-    this.serial(() => this.runs.append(this.runId, this.token, body)).catch(() => undefined)
+    this.serial(() => this.queue.withLease(this.jobId, this.token, (trx) => insertEvent(trx, this.runId, this.token, this.runs.now().toISOString(), body)))
+      .then((event) => this.runs.bus.publish(event))
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError) this.onLost(error)
+      })
   }
 
   log(line: TrainerLogLine): void {

@@ -39,7 +39,7 @@ export const newRunId = (): string => `r_${randomBytes(6).toString('hex')}`
  */
 export class Runs {
   readonly bus: RunEventBus
-  private readonly now: () => Date
+  readonly now: () => Date
   private readonly maxAttempts: number
 
   constructor(
