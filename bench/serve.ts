@@ -9,7 +9,7 @@ import { formatNumber, table } from '../src/cli/table.js'
 import { formatBytes } from '../src/core/sizes.js'
 import { setupPeers, which } from './peers.js'
 import type { ServedModel } from './serve-server.js'
-import { median, printBenchJson, runWorker, type WorkerReport } from './support.js'
+import { median, printBenchJson, runCollect, runWorker, type WorkerReport } from './support.js'
 
 /*
  * Serve: requests/s and latency of our predict endpoint against a bare Fastify hello-world sent the same request
@@ -129,20 +129,7 @@ async function startServer(args: readonly string[]): Promise<RunningServer> {
 }
 
 async function runWrk(wrk: string, script: string, url: string, seconds: number): Promise<WrkResult> {
-  const child = spawn(
-    wrk,
-    [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, url],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  let stdout = ''
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', resolve)
-  })
+  const { code, stdout } = await runCollect(wrk, [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, url])
   const line = /^WRK_JSON (.*)$/m.exec(stdout)?.[1]
   if (code !== 0 || line === undefined)
     throw new Error(`wrk exited with code ${code}: ${stdout.slice(-1000)}`)

@@ -33,8 +33,9 @@ export function finishWorker(report: object): void {
  * it printed last. The worker's stderr passes through.
  * @throws Error when the worker exits non-zero or prints no JSON.
  */
-export async function runWorker<T extends WorkerReport>(script: string, args: readonly string[]): Promise<T> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** Runs a command, stderr passed through, and collects its stdout. */
+export async function runCollect(command: string, args: readonly string[]): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let stdout = ''
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => {
@@ -44,6 +45,11 @@ export async function runWorker<T extends WorkerReport>(script: string, args: re
     child.on('error', reject)
     child.on('close', resolve)
   })
+  return { code, stdout }
+}
+
+export async function runWorker<T extends WorkerReport>(script: string, args: readonly string[]): Promise<T> {
+  const { code, stdout } = await runCollect(process.execPath, [script, ...args])
   const last = stdout.trimEnd().split('\n').at(-1) ?? ''
   if (code !== 0) throw new Error(`worker ${args.join(' ')} exited with code ${code}: ${stdout.slice(-2000)}`)
   try {

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatNumber, table } from '../src/cli/table.js'
 import { formatBytes } from '../src/core/sizes.js'
-import { median, printBenchJson, runWorker, type WorkerReport } from './support.js'
+import { median, printBenchJson, runCollect, runWorker, type WorkerReport } from './support.js'
 import type { OursReport, PrepareReport } from './validate-worker.js'
 
 /*
@@ -90,16 +90,7 @@ async function ensurePandas(): Promise<boolean> {
 
 /** Runs the pandas side under the system Python, whose peak RSS it reports itself (ru_maxrss, KiB on Linux). */
 async function runPandas(file: string, loader: 'parquet' | 'csv'): Promise<PandasReport> {
-  const child = spawn(python, ['-c', pandasScript, file, loader], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let stdout = ''
-  child.stdout.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
-    stdout += chunk
-  })
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', resolve)
-  })
+  const { code, stdout } = await runCollect(python, ['-c', pandasScript, file, loader])
   if (code !== 0) throw new Error(`pandas exited with code ${code}: ${stdout.slice(-2000)}`)
   return JSON.parse(stdout.trimEnd().split('\n').at(-1) ?? '') as PandasReport
 }
