@@ -248,6 +248,8 @@ describe('crash safety with real processes', () => {
     // Drain: one worker with a short lease finishes every run, retrying those whose worker died.
     const t0 = performance.now()
     const drain = start(['worker', '--lease', '2'], dir)
+    // Its SIGTERM handler is in place once it says it is waiting (under load, before that can take seconds).
+    await drain.waitForOutput(/^worker (\S+) is waiting/m, 30_000)
     await pollUntil(
       'every run to finish',
       () => withDb(dir, (db) => (db.prepare("select count(*) n from runs where state in ('queued', 'running')").get() as { n: number }).n === 0),

@@ -1,3 +1,4 @@
+import path from 'node:path'
 import type { Command } from 'commander'
 import { FreshetError } from '../../core/errors.js'
 import { loadConfig } from '../../config/load.js'
@@ -5,24 +6,91 @@ import { openPlatform, type Platform } from '../../app/platform.js'
 import { startServer } from '../../server/listen.js'
 import type { GlobalOptions } from '../context.js'
 import { startReportingWorker, untilStopSignal } from './worker.js'
+import type { RunningTriggers } from '../../orchestration/triggers/start.js'
+
+const say = (line: string) => process.stdout.write(`${line}\n`)
+const firstLine = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''
+
+/** The landing watcher and the data and schedule triggers, reporting what they do one line each. */
+export async function startReportingTriggers(platform: Platform): Promise<RunningTriggers> {
+  // Loaded here, so that other commands (`freshet worker` above all) start without the triggers and croner.
+  const { startTriggers } = await import('../../orchestration/triggers/start.js')
+  const triggers = startTriggers(platform, {
+    onLanding: (e) => {
+      const name = e.file === undefined ? '' : path.basename(e.file)
+      if (e.type === 'processed') {
+        const what =
+          e.result.status === 'duplicate'
+            ? `already ingested as batch ${e.result.batch.id}`
+            : e.quarantined
+              ? `batch ${e.result.batch.id} QUARANTINED (see: freshet quarantine show ${e.result.batch.id})`
+              : `batch ${e.result.batch.id} accepted (${e.result.batch.rows} rows)`
+        const runs =
+          e.runs.length === 0 ? '' : `; started run ${e.runs.map((r) => `${r.pipeline}/${r.id}`).join(', ')}`
+        say(
+          `landing: ${e.dataset}/${name}: ${what}${runs}; moved to ${path.relative(platform.config.root, e.movedTo)}`,
+        )
+      } else if (e.type === 'failed') {
+        say(
+          `landing: ${e.dataset}/${name} FAILED: ${firstLine(e.error)}; moved to ${path.relative(platform.config.root, e.movedTo)} with a .reason.txt`,
+        )
+      } else {
+        say(`landing: ${e.dataset}${name === '' ? '' : `/${name}`}: ${firstLine(e.error)}; trying again`)
+      }
+    },
+    onTrigger: (e) => {
+      if (e.type === 'run')
+        say(
+          `trigger: ${e.trigger} queued run ${e.run.pipeline}/${e.run.id}${e.run.trigger.reason === undefined ? '' : `: ${e.run.trigger.reason}`}`,
+        )
+      else say(`trigger: ${e.pipeline}: ${firstLine(e.error)}; trying again`)
+    },
+  })
+  for (const { dataset, dir } of triggers.watcher.folders)
+    say(`landing: watching ${path.relative(platform.config.root, dir) || '.'} for dataset ${dataset}`)
+  return triggers
+}
 
 export function parsePort(text: string): number {
   const port = Number(text)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new FreshetError('USAGE', `--port: expected an integer from 0 to 65535, got ${JSON.stringify(text)}`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new FreshetError(
+      'USAGE',
+      `--port: expected an integer from 0 to 65535, got ${JSON.stringify(text)}`,
+    )
   return port
 }
 
 /**
- * Serves, with a worker executing queued runs in the same process (so run events stream live), until
- * SIGINT/SIGTERM; then stops claiming, gives the current run up to 30 s, and closes the server and the platform.
+ * Serves, with a worker executing queued runs in the same process (so run events stream live) and the triggers
+ * (landing folders, data, schedules), until SIGINT/SIGTERM; then stops the triggers, stops claiming, gives the
+ * current run up to 30 s, and closes the server and the platform.
  */
-export async function serveUntilStopped(platform: Platform, options: { host?: string; port?: number }, onListening?: (url: string) => void): Promise<void> {
+export async function serveUntilStopped(
+  platform: Platform,
+  options: { host?: string; port?: number },
+  onListening?: (url: string) => void,
+): Promise<void> {
   const { app, url } = await startServer(platform, options)
   const worker = startReportingWorker(platform)
-  process.stdout.write(`Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz, and running queued runs (worker ${worker.id}). Ctrl+C stops it.\n`)
+  let triggers
+  try {
+    triggers = await startReportingTriggers(platform)
+  } catch (error) {
+    await worker.stop({ timeoutMs: 0 })
+    await app.close()
+    throw error
+  }
+  process.stdout.write(
+    `Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz, and running queued runs (worker ${worker.id}). Ctrl+C stops it.\n`,
+  )
   onListening?.(url)
   await untilStopSignal()
-  process.stdout.write('stopping: no new runs are claimed; the current run has 30s to finish\n')
+  process.stdout.write(
+    'stopping: landing folders and triggers first, then no new runs are claimed; the current run has 30s to finish\n',
+  )
+  await triggers.stop()
   await worker.stop({ timeoutMs: 30_000 })
   await app.close()
   await platform.close()
