@@ -117,6 +117,14 @@ function checkInvariants(dir: string, when: string): { batches: BatchRow[]; mode
   const blob = (key: string) => path.join(dir, '.freshet', 'blobs', key)
   return withDb(dir, (db) => {
     expect(db.pragma('integrity_check', { simple: true }), when).toBe('ok')
+    // Killed while the database was being created: migrations are all-or-nothing, so no tables means none ran,
+    // and the next start migrates it (the re-run below checks that).
+    const tables = db.prepare("select name from sqlite_master where type = 'table' and name = 'batches'").all()
+    if (tables.length === 0) {
+      const applied = db.prepare("select count(*) n from sqlite_master where type = 'table' and name = 'freshet_migrations'").get() as { n: number }
+      if (applied.n > 0) expect((db.prepare('select count(*) n from freshet_migrations').get() as { n: number }).n, when).toBe(0)
+      return { batches: [], models: [] }
+    }
     expect(db.prepare('select dataset, sha256, count(*) n from batches group by dataset, sha256 having n > 1').all(), when).toEqual([])
     const batches = db.prepare('select * from batches').all() as BatchRow[]
     for (const b of batches) {

@@ -1,9 +1,24 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely'
 import type { Database, MetadataDb } from '../database.js'
 import { migrateToLatest } from '../migrate.js'
+
+// SQLite runs DDL inside transactions, but Kysely's SQLite adapter says it does not, so its migrator would apply a
+// migration statement by statement: a process killed half-way would leave tables that the next start cannot create
+// again. Saying so makes every migration, with its bookkeeping row, all-or-nothing.
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true
+  }
+}
+
+class FreshetSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter()
+  }
+}
 
 /**
  * Opens (creating if needed) the embedded SQLite metadata database and migrates it.
@@ -17,7 +32,7 @@ export async function openSqliteMetadata(file: string): Promise<MetadataDb> {
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<Database>({ dialect: new FreshetSqliteDialect({ database: sqlite }) })
   await migrateToLatest(db)
   return db
 }
