@@ -40,7 +40,7 @@ const examples: Record<ExampleName, Example> = {
     pipelineConfig: `    spam: {
       dataset: 'emails',
       task: 'binary',
-      mode: 'static',
+      mode: 'dynamic',
       features: {
         subject: text({ bigrams: true }),
         body: text({ bigrams: true, maxTokens: 400 }),
@@ -48,6 +48,8 @@ const examples: Record<ExampleName, Example> = {
       },
       trainer: { type: 'linear', optimizer: 'ftrl', hashBits: 20 },
       split: { by: 'time', holdout: 0.2 },
+      // under \`freshet up\`, every 200 new accepted e-mails start a run (at most one every 5 s)
+      triggers: [{ on: 'data', minNewRows: 200, cooldown: '5s' }],
       gate: { metric: 'auc', min: 0.95 },
     },`,
     files: 'data/emails/emails-*.jsonl',

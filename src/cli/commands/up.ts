@@ -71,6 +71,7 @@ export async function serveUntilStopped(
   platform: Platform,
   options: { host?: string; port?: number },
   onListening?: (url: string) => void,
+  onStopping?: () => void,
 ): Promise<void> {
   const { app, url } = await startServer(platform, options)
   const worker = startReportingWorker(platform)
@@ -87,6 +88,7 @@ export async function serveUntilStopped(
   )
   onListening?.(url)
   await untilStopSignal()
+  onStopping?.()
   process.stdout.write(
     'stopping: landing folders and triggers first, then no new runs are claimed; the current run has 30s to finish\n',
   )

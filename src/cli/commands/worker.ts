@@ -2,9 +2,23 @@ import type { Command } from 'commander'
 import type { Platform } from '../../app/platform.js'
 import { FreshetError } from '../../core/errors.js'
 import { Worker } from '../../orchestration/worker.js'
+import type { Run } from '../../orchestration/run-types.js'
 import { withPlatform, type GlobalOptions } from '../context.js'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
+
+/** One line on what a finished run produced: its version, the gate's verdict and where production went. */
+export function describeRun(run: Run): string {
+  if (run.state !== 'succeeded' || run.outcome === null || run.outcome.modelVersion === null) {
+    return `${run.state}${run.error === null ? '' : `${run.error.step === undefined ? '' : ` at ${run.error.step}`}: ${run.error.message.split('\n')[0] ?? ''}`}`
+  }
+  const o = run.outcome
+  const gate = o.gate
+  const metric = gate?.metric == null || gate.value === null ? '' : ` (${gate.metric} ${gate.value.toFixed(4)})`
+  if (o.deployed) return `succeeded: v${o.modelVersion}${metric} deployed, production ${o.previousProduction === null ? 'none' : `v${o.previousProduction}`} -> v${o.modelVersion}`
+  if (o.modelStatus === 'rejected') return `succeeded: v${o.modelVersion}${metric} REJECTED by its gate (${gate?.reasons.join('; ') ?? ''}); production stays ${o.previousProduction === null ? 'empty' : `v${o.previousProduction}`}`
+  return `succeeded: v${o.modelVersion}${metric} registered, not deployed`
+}
 
 /** A worker that reports what it claims and how each attempt ended, one line each. */
 export function startReportingWorker(platform: Platform, options: { leaseMs?: number } = {}): Worker {
@@ -14,10 +28,19 @@ export function startReportingWorker(platform: Platform, options: { leaseMs?: nu
       say(
         `worker: claimed run ${String((claim.job.payload as { runId?: unknown }).runId)} (attempt ${claim.job.attempts} of ${claim.job.maxAttempts})`,
       ),
-    onResult: (r) =>
-      say(
-        `worker: run ${r.runId} ${r.result}${r.error === undefined ? '' : `: ${r.error.message.split('\n')[0] ?? ''}`}`,
-      ),
+    onResult: (r) => {
+      // A finished run's own message says what it produced (the version, its gate, the production move).
+      const done = r.result === 'succeeded' || r.result === 'failed'
+      const detail = done
+        ? platform.runs.get(r.runId).then((run) => `${run.pipeline}/${r.runId} ${describeRun(run)}`)
+        : Promise.resolve(
+            `${r.runId} ${r.result}${r.error === undefined ? '' : `: ${r.error.message.split('\n')[0] ?? ''}`}`,
+          )
+      detail.then(
+        (line) => say(`worker: run ${line}`),
+        () => say(`worker: run ${r.runId} ${r.result}`),
+      )
+    },
     onError: (error) =>
       say(`worker: ${error instanceof Error ? error.message : String(error)}; trying again`),
   })
