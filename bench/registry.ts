@@ -13,4 +13,5 @@ export const benches: Readonly<Record<string, Bench>> = {
   train: async () => (await import('./train.js')).trainBench(),
   serve: async () => (await import('./serve.js')).serveBench(),
   validate: async () => (await import('./validate.js')).validateBench(),
+  freshness: async () => (await import('./freshness.js')).freshnessBench(),
 }
