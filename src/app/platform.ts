@@ -28,13 +28,26 @@ export interface PlatformOptions {
   readonly now?: () => Date
 }
 
-/** Opens the embedded default: SQLite metadata and a local blob directory inside the state folder. */
+/** The metadata database the configuration names: SQLite in the state folder by default, or PostgreSQL. */
+async function openMetadata(config: LoadedConfig): Promise<MetadataDb> {
+  const url = config.config.backend?.metadata ?? 'sqlite'
+  if (url === 'sqlite') {
+    const { openSqliteMetadata } = await import('../storage/metadata/sqlite/sqlite-metadata.js')
+    return openSqliteMetadata(path.join(config.stateDir, 'freshet.db'))
+  }
+  const { openPostgresMetadata } = await import('../storage/metadata/postgres/postgres-metadata.js')
+  return openPostgresMetadata(url)
+}
+
+/**
+ * Opens the platform the configuration describes: metadata on SQLite (default) or PostgreSQL, blobs in a local
+ * folder inside the state folder.
+ */
 export async function openPlatform(config: LoadedConfig, options: PlatformOptions = {}): Promise<Platform> {
-  const { openSqliteMetadata } = await import('../storage/metadata/sqlite/sqlite-metadata.js')
   const { LocalBlobStore } = await import('../storage/blobs/local/local-blob-store.js')
   const { SqlJobQueue } = await import('../storage/queue/sql-job-queue.js')
   await removeStaleScratch(config.stateDir)
-  const db = await openSqliteMetadata(path.join(config.stateDir, 'freshet.db'))
+  const db = await openMetadata(config)
   const blobs = await LocalBlobStore.open(path.join(config.stateDir, 'blobs'))
   const clock = options.now === undefined ? {} : { now: options.now }
   const queue = new SqlJobQueue(db, clock)

@@ -3,11 +3,13 @@ import { Command, CommanderError } from 'commander'
 import { isFreshetError } from '../core/errors.js'
 import { registerData } from './commands/data.js'
 import { registerDemo } from './commands/demo.js'
+import { registerDeploy } from './commands/deploy.js'
 import { registerInit } from './commands/init.js'
 import { registerIngest } from './commands/ingest.js'
 import { registerModels } from './commands/models.js'
 import { registerPredict } from './commands/predict.js'
 import { registerQuarantine } from './commands/quarantine.js'
+import { registerRollback } from './commands/rollback.js'
 import { registerRuns } from './commands/runs.js'
 import { registerTrain } from './commands/train.js'
 import { registerUp } from './commands/up.js'
@@ -30,6 +32,8 @@ registerQuarantine(program)
 registerTrain(program)
 registerRuns(program)
 registerModels(program)
+registerDeploy(program)
+registerRollback(program)
 registerPredict(program)
 registerUp(program)
 registerWorker(program)

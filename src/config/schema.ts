@@ -94,7 +94,15 @@ export const pipelineSpec = strict({
   mode: z.enum(['static', 'dynamic'], { error: 'expected static or dynamic' }).optional(),
   training: strict({
     window: duration.optional(),
-    strategy: z.enum(['full', 'warm-start', 'online'], { error: 'expected full, warm-start or online' }).optional(),
+    /**
+     * `full` (default): train from scratch over the window. `warm-start`: continue from the production model's
+     * weights (and its fitted feature transform) on the batches it has not learned from yet; without a compatible
+     * production model the run trains `full` and says why. `online` is not built yet and is refused.
+     */
+    strategy: z
+      .enum(['full', 'warm-start', 'online'], { error: 'expected full, warm-start or online' })
+      .refine((s) => s !== 'online', { error: "strategy 'online' is not built yet: use 'full' or 'warm-start'" })
+      .optional(),
   }).optional(),
   split: z
     .discriminatedUnion('by', [
@@ -103,11 +111,46 @@ export const pipelineSpec = strict({
     ], { error: 'expected { by: time | random, holdout }' })
     .optional(),
   triggers: z.array(trigger).optional(),
-  gate: strict({ metric: metricName, min: z.number().optional(), maxRegression: nonNegative().optional() }).optional(),
+  /**
+   * The candidate is deployed only if it passes: `min` is an absolute threshold on its holdout `metric` (a maximum
+   * for losses: logloss, rmse, mae). `maxRegression` is the largest worsening allowed against the production model
+   * evaluated on the same holdout rows: a number is absolute in the metric's units (`0.005`), a string ending in
+   * `%` is relative to production's value (`'1%'`).
+   */
+  gate: strict({
+    metric: metricName,
+    min: z.number().optional(),
+    maxRegression: z
+      .union([nonNegative(), z.string().regex(/^\d+(\.\d+)?%$/)], {
+        error: "expected a number ≥ 0 (absolute) or a percentage like '1%' (relative)",
+      })
+      .optional(),
+  }).optional(),
   deploy: strict({
     auto: z.boolean().optional(),
-    canary: strict({ percent: z.number().min(0).max(100), bake: duration }).optional(),
-    rollbackOn: strict({ metric: metricName, maxRegression: nonNegative() }).optional(),
+    /**
+     * A new version first serves `percent` of the traffic for `bake`; it is promoted only when, at the end, each arm
+     * has at least `minFeedback` labelled predictions (default 100) and it did not regress (see `rollbackOn`).
+     */
+    canary: strict({ percent: z.number().min(0).max(100), bake: duration, minFeedback: int(1, 1e9).optional() }).optional(),
+    /**
+     * A canary whose online `metric` (auc, logloss, accuracy; rmse, mae) is worse than production's by more than
+     * `maxRegression` (absolute), or whose predict error rate is higher by more than `maxErrorRateIncrease`
+     * (default 0.01), is rolled back automatically.
+     */
+    rollbackOn: strict({ metric: metricName, maxRegression: nonNegative(), maxErrorRateIncrease: fraction().optional() }).optional(),
+    /** Labels are accepted up to `horizon` after their prediction was served (default 7d). */
+    feedback: strict({ horizon: duration.optional() }).optional(),
+    /**
+     * Before `production` moves, the candidate's artifact is loaded in a fresh process and must answer sample
+     * predictions on holdout rows (finite, one per row) within `timeout` (default 10s); else it is rejected.
+     * `false` turns the check off.
+     */
+    infraCheck: z
+      .union([z.literal(false), strict({ timeout: duration.optional() })], {
+        error: 'expected false or { timeout }',
+      })
+      .optional(),
   }).optional(),
 })
 export type PipelineSpec = z.infer<typeof pipelineSpec>
@@ -176,9 +219,20 @@ const nameKey = z.string().regex(namePattern, {
   error: "expected a name of lowercase letters, digits, '-' or '_', starting with a letter",
 })
 
+/** Where Freshet keeps its state when it outgrows the embedded default (SQLite and a folder under `state`). */
+export const backendSpec = strict({
+  /** `sqlite` (default: `<state>/freshet.db`) or a PostgreSQL URL `postgres://user@host:5432/db`. */
+  metadata: z
+    .string()
+    .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), { error: "expected 'sqlite' or a URL postgres://user@host:5432/database" })
+    .optional(),
+})
+export type BackendSpec = z.infer<typeof backendSpec>
+
 export const configSchema = strict({
   /** State directory (database, blobs), relative to the config file. Default `.freshet`. */
   state: z.string().min(1).optional(),
+  backend: backendSpec.optional(),
   server: strict({
     host: z.string().min(1).optional(),
     port: int(0, 65535).optional(),

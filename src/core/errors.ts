@@ -34,6 +34,12 @@ export const errorCatalog = {
   RUN_NOT_FOUND: { http: 404, exit: 1 },
   OVERLOADED: { http: 429, exit: 1 },
   INTERNAL: { http: 500, exit: 1 },
+  PREDICTION_NOT_FOUND: { http: 404, exit: 1 },
+  FEEDBACK_CONFLICT: { http: 409, exit: 1 },
+  FEEDBACK_TOO_LATE: { http: 422, exit: 1 },
+  CANARY_CONFLICT: { http: 409, exit: 1 },
+  CANARY_NOT_FOUND: { http: 404, exit: 1 },
+  BACKEND_UNAVAILABLE: { http: 503, exit: 1 },
 } as const satisfies Record<string, { http: number; exit: number }>
 
 export type ErrorCode = keyof typeof errorCatalog

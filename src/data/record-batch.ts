@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { MetadataDb } from '../storage/metadata/database.js'
+import { lockForWrite } from '../storage/metadata/write-locks.js'
 import { toBatch, type Batch, type BatchState } from './batches.js'
 import type { DetectedFormat } from './formats.js'
 import { describeSchemaChange, schemaFingerprint, type SchemaColumn } from './schema.js'
@@ -41,6 +42,8 @@ export async function recordBatch(db: MetadataDb, input: NewBatch): Promise<{ ba
   const now = new Date().toISOString()
   const id = input.id ?? batchIdOf(input.dataset, input.sha256)
   return db.transaction().execute(async (trx) => {
+    // PostgreSQL: the dataset's batches and schema versions are numbered from what is stored; see lockForWrite.
+    await lockForWrite(trx, { key: `dataset:${input.dataset}` })
     await trx.insertInto('datasets').values({ name: input.dataset, created_at: now }).onConflict((oc) => oc.column('name').doNothing()).execute()
     const current = await trx.selectFrom('schema_versions').selectAll().where('dataset', '=', input.dataset).orderBy('version', 'desc').executeTakeFirst()
     const fingerprint = schemaFingerprint(input.columns)

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely'
 import { FreshetError, isFreshetError } from '../core/errors.js'
 import type { MetadataDb, RunEventTable, RunStepTable, RunTable } from '../storage/metadata/database.js'
+import { withWriteLock } from '../storage/metadata/write-locks.js'
 import type {
   Run,
   RunError,
@@ -78,7 +79,10 @@ export function toEvent(row: Selectable<RunEventTable>): RunEvent {
   } as RunEvent
 }
 
-/** Appends an event to a run's history: its number is taken inside the insert, so writers never share one. */
+/**
+ * Appends an event to a run's history: its number is taken inside the insert, so writers never share one (on
+ * PostgreSQL, holding the run's row: see withWriteLock).
+ */
 export async function insertEvent(
   db: MetadataDb,
   runId: string,
@@ -87,18 +91,22 @@ export async function insertEvent(
   body: RunEventBody,
 ): Promise<RunEvent> {
   const { type, ...data } = body
-  const row = await db
-    .insertInto('run_events')
-    .values({
-      run_id: runId,
-      seq: sql<number>`(select coalesce(max(seq), 0) + 1 from run_events where run_id = ${runId})`,
-      attempt,
-      type,
-      at,
-      data: json(data),
-    })
-    .returning('seq')
-    .executeTakeFirstOrThrow()
+  // The run's row rather than a key of its own: writers that change the run's state hold that row already, so
+  // they and event writers wait on one lock, never on each other's two.
+  const row = await withWriteLock(db, { row: 'runs', id: runId }, (db) =>
+    db
+      .insertInto('run_events')
+      .values({
+        run_id: runId,
+        seq: sql<number>`(select coalesce(max(seq), 0) + 1 from run_events where run_id = ${runId})`,
+        attempt,
+        type,
+        at,
+        data: json(data),
+      })
+      .returning('seq')
+      .executeTakeFirstOrThrow(),
+  )
   return { ...body, runId, seq: Number(row.seq), attempt, at }
 }
 

@@ -301,3 +301,76 @@ describe('aliases', () => {
     expect(await registry.aliases('b')).toEqual({})
   })
 })
+
+describe('which version an alias pointed at, at a time', () => {
+  beforeEach(async () => {
+    for (const tag of ['v1', 'v2', 'v3']) await registry.register(model('a', tag))
+  })
+
+  /** Runs `moves` with the clock at `time` (ISO), so every move of the call is recorded at that millisecond. */
+  async function at(time: string, moves: () => Promise<unknown>): Promise<void> {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date(time) })
+    try {
+      await moves()
+    } finally {
+      vi.useRealTimers()
+    }
+  }
+
+  it('answers from the history: nothing before the first move, then each move from its own time on', async () => {
+    await at('2025-03-01T10:00:00.000Z', () => registry.moveAlias(move(1, null)))
+    await at('2025-03-01T11:00:00.000Z', () => registry.moveAlias(move(2, 1)))
+    await at('2025-03-01T11:30:00.000Z', () => registry.moveAlias(move(3, null, 'try v3', 'staging')))
+    await at('2025-03-01T12:00:00.000Z', () => registry.moveAlias(move(1, 2, 'rollback')))
+    const version = (time: string, alias = 'production') => registry.aliasAt('a', alias, new Date(time))
+
+    expect(await version('2025-03-01T09:59:59.999Z')).toBeUndefined()
+    expect(await version('2025-03-01T10:00:00.000Z')).toBe(1)
+    expect(await version('2025-03-01T10:59:59.999Z')).toBe(1)
+    expect(await version('2025-03-01T11:00:00.000Z')).toBe(2)
+    expect(await version('2025-03-01T11:45:00.000Z')).toBe(2)
+    expect(await version('2025-03-01T12:00:00.000Z')).toBe(1)
+    expect(await version('2030-01-01T00:00:00.000Z')).toBe(1)
+    expect(await version('+275760-09-13T00:00:00.000Z')).toBe(1)
+    expect(await version('2025-03-01T11:29:00.000Z', 'staging')).toBeUndefined()
+    expect(await version('2025-03-01T11:30:00.000Z', 'staging')).toBe(3)
+    expect(await registry.aliasAt('b', 'production', new Date('2030-01-01T00:00:00Z'))).toBeUndefined()
+
+    // Every alias at once, production first, with the move that put it there.
+    const at1145 = await registry.aliasesAt('a', new Date('2025-03-01T11:45:00Z'))
+    expect(at1145.map((m) => [m.alias, m.toVersion, m.at, m.reason])).toEqual([
+      ['production', 2, '2025-03-01T11:00:00.000Z', 'to v2'],
+      ['staging', 3, '2025-03-01T11:30:00.000Z', 'try v3'],
+    ])
+    expect(await registry.aliasesAt('a', new Date('2025-03-01T09:00:00Z'))).toEqual([])
+    expect((await registry.aliasHistory('a', 'production')).map((m) => m.toVersion)).toEqual([1, 2, 1])
+  })
+
+  it('answers with the last of several moves made in the same millisecond, in the order they were made', async () => {
+    await at('2025-03-01T10:00:00.000Z', async () => {
+      await registry.moveAlias(move(3, null))
+      await registry.moveAlias(move(1, 3))
+      await registry.moveAlias(move(2, 1))
+    })
+    await at('2025-03-01T10:00:00.001Z', async () => {
+      await registry.moveAlias(move(3, 2))
+      await registry.moveAlias(move(1, 3))
+    })
+    expect(await registry.aliasAt('a', 'production', new Date('2025-03-01T10:00:00.000Z'))).toBe(2)
+    expect(await registry.aliasAt('a', 'production', new Date('2025-03-01T10:00:00.001Z'))).toBe(1)
+    expect((await registry.aliasesAt('a', new Date('2025-03-01T10:00:00.000Z'))).map((m) => m.toVersion)).toEqual([2])
+  })
+
+  it('orders by the order of the moves, not their clock times, when the clock stepped back', async () => {
+    await at('2025-03-01T10:05:00.000Z', () => registry.moveAlias(move(1, null)))
+    // The clock stepped back two minutes before the next move.
+    await at('2025-03-01T10:03:00.000Z', () => registry.moveAlias(move(2, 1)))
+    expect(await registry.aliasAt('a', 'production', new Date('2025-03-01T10:10:00Z'))).toBe(2)
+    expect(await registry.aliasAt('a', 'production', new Date('2025-03-01T10:04:00Z'))).toBe(2)
+  })
+
+  it('refuses an invalid time', async () => {
+    const error = await failure(registry.aliasAt('a', 'production', new Date('not a time')))
+    expect(error.code).toBe('USAGE')
+  })
+})

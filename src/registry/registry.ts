@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
 import { FreshetError } from '../core/errors.js'
 import type { BlobStore } from '../storage/blobs/blob-store.js'
-import type { MetadataDb, ModelVersionTable } from '../storage/metadata/database.js'
+import type { AliasHistoryTable, MetadataDb, ModelVersionTable } from '../storage/metadata/database.js'
+import { lockForWrite, withWriteLock } from '../storage/metadata/write-locks.js'
 
 export type ModelStatus = 'registered' | 'rejected'
 
@@ -131,12 +132,15 @@ export class Registry {
       created_at: new Date().toISOString(),
     }
     // The number is taken inside the insert: one statement, so concurrent registrations (other processes
-    // included) queue on the write lock instead of failing, and never share a number.
-    const inserted = await (trx ?? this.db)
-      .insertInto('model_versions')
-      .values({ ...row, version: sql<number>`(select coalesce(max(version), 0) + 1 from model_versions where pipeline = ${model.pipeline})` })
-      .returning('version')
-      .executeTakeFirstOrThrow()
+    // included) queue on the write lock instead of failing, and never share a number. PostgreSQL: on the
+    // pipeline's lock (see withWriteLock).
+    const inserted = await withWriteLock(trx ?? this.db, registryLock(model.pipeline), (db) =>
+      db
+        .insertInto('model_versions')
+        .values({ ...row, version: sql<number>`(select coalesce(max(version), 0) + 1 from model_versions where pipeline = ${model.pipeline})` })
+        .returning('version')
+        .executeTakeFirstOrThrow(),
+    )
     return toModel({ ...row, version: Number(inserted.version) })
   }
 
@@ -204,6 +208,8 @@ export class Registry {
     }
     const at = new Date().toISOString()
     const write = async (trx: MetadataDb): Promise<AliasMove> => {
+      // PostgreSQL: before the alias row, so that moves of several aliases of a pipeline cannot wait on each other.
+      await lockForWrite(trx, registryLock(move.pipeline))
       let changed: number
       if (move.expected === null) {
         const inserted = await trx
@@ -243,4 +249,55 @@ export class Registry {
     const rows = await this.db.selectFrom('alias_history').selectAll().where('pipeline', '=', pipeline).orderBy('seq').execute()
     return rows.map((r) => ({ pipeline: r.pipeline, alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), actor: r.actor, reason: r.reason, at: r.at }))
   }
+
+  /**
+   * The version `alias` pointed at, at time `at`, from the alias history: the last move (in the order the moves
+   * were made) recorded at or before `at`. Undefined when the alias did not exist yet.
+   * @example await registry.aliasAt('spam', 'production', new Date(Date.now() - 2 * 3_600_000))
+   */
+  async aliasAt(pipeline: string, alias: string, at: Date): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('alias_history')
+      .select('to_version')
+      .where('pipeline', '=', pipeline)
+      .where('alias', '=', alias)
+      .where('at', '<=', instant(at))
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    return row === undefined || row.to_version === null ? undefined : Number(row.to_version)
+  }
+
+  /**
+   * For every alias of the pipeline that pointed at a version at time `at`, the move that put it there:
+   * `production` first, then the others by name.
+   */
+  async aliasesAt(pipeline: string, at: Date): Promise<AliasMove[]> {
+    const rows = await this.db.selectFrom('alias_history').selectAll().where('pipeline', '=', pipeline).where('at', '<=', instant(at)).orderBy('seq').execute()
+    const last = new Map<string, AliasMove>()
+    for (const row of rows) last.set(row.alias, toMove(row))
+    return [...last.values()]
+      .filter((m) => m.toVersion !== null)
+      .sort((a, b) => (a.alias === 'production' ? -1 : b.alias === 'production' ? 1 : a.alias.localeCompare(b.alias)))
+  }
+
+  /** The moves of one alias, oldest first. */
+  async aliasHistory(pipeline: string, alias: string): Promise<AliasMove[]> {
+    const rows = await this.db.selectFrom('alias_history').selectAll().where('pipeline', '=', pipeline).where('alias', '=', alias).orderBy('seq').execute()
+    return rows.map(toMove)
+  }
+}
+
+/** Serializes a pipeline's registrations and alias moves on PostgreSQL (both number their rows `max + 1`). */
+const registryLock = (pipeline: string) => ({ key: `registry:${pipeline}` })
+
+function toMove(r: Selectable<AliasHistoryTable>): AliasMove {
+  return { pipeline: r.pipeline, alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), actor: r.actor, reason: r.reason, at: r.at }
+}
+
+/** Times are stored as `toISOString()` text, which sorts in time order, so a bound is compared in that form. */
+function instant(at: Date): string {
+  if (Number.isNaN(at.getTime())) throw new FreshetError('USAGE', 'expected a valid point in time, got an invalid date')
+  // Past year 9999 the text gains a '+' and would sort first: any such time is after every recorded move.
+  return at.getUTCFullYear() > 9999 ? '9999-12-31T23:59:59.999Z' : at.toISOString()
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql, type ExpressionBuilder, type Kysely, type Updateable } from 'kysely'
 import { FreshetError } from '../../core/errors.js'
 import type { Database, JobTable, MetadataDb } from '../metadata/database.js'
+import { isPostgres } from '../metadata/write-locks.js'
 import {
   backoffDelay,
   defaultBackoff,
@@ -40,11 +41,13 @@ export class SqlJobQueue implements JobQueue {
   private readonly now: () => Date
   private readonly backoff: Backoff
   private readonly random: () => number
+  private readonly skipLocked: boolean
 
   constructor(
     private readonly db: MetadataDb,
     options: JobQueueOptions = {},
   ) {
+    this.skipLocked = isPostgres(db)
     this.now = options.now ?? (() => new Date())
     this.backoff = { ...defaultBackoff, ...options.backoff }
     this.random = options.random ?? Math.random
@@ -55,6 +58,8 @@ export class SqlJobQueue implements JobQueue {
     const row = newJobRow(job, this.now())
     // The insert comes first (a write, so SQLite takes the write lock at once). A conflict can only be the partial
     // unique index on unfinished (kind, key); the live job is then read. If it finished in between, insert again.
+    // `seq` only orders jobs: on PostgreSQL two enqueues in flight at once may take the same number (it is not
+    // unique), and their order is then the database's choice, as the order of two concurrent enqueues is anyway.
     for (let tries = 0; tries < 3; tries++) {
       const inserted = await db
         .insertInto('jobs')
@@ -97,9 +102,10 @@ export class SqlJobQueue implements JobQueue {
           eb('attempts', '<', eb.ref('max_attempts')),
         ]),
       ])
-    // The whole claim is this one statement: it starts with a write, so concurrent claimers queue on the
-    // database's write lock (SQLite) or row lock (PostgreSQL), and the outer `due` re-checks the chosen row.
-    // PostgreSQL: add `.forUpdate().skipLocked()` to `candidate` so concurrent claimers pass each other by.
+    // The whole claim is this one statement. SQLite: it starts with a write, so concurrent claimers queue on the
+    // database's write lock. PostgreSQL: the candidate is locked `FOR UPDATE SKIP LOCKED`, so concurrent claimers
+    // pass each other by instead of waiting for a row that another one takes. Either way the outer `due` re-checks
+    // the chosen row as it is when the update runs.
     const row = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -113,7 +119,8 @@ export class SqlJobQueue implements JobQueue {
       .where('id', '=', (eb) => {
         let candidate = eb.selectFrom('jobs').select('id').where(due)
         if (options.kinds !== undefined) candidate = candidate.where('kind', 'in', options.kinds)
-        return candidate.orderBy('run_after').orderBy('seq').limit(1)
+        candidate = candidate.orderBy('run_after').orderBy('seq').limit(1)
+        return this.skipLocked ? candidate.forUpdate().skipLocked() : candidate
       })
       .where(due)
       .returningAll()

@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { sql } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { migrationProvider } from '../migrations/index.js'
 import { openSqliteMetadata } from './sqlite-metadata.js'
 
 let dir: string
@@ -25,7 +26,7 @@ describe('SQLite metadata store', () => {
     const reopened = await openSqliteMetadata(file)
     expect(await reopened.selectFrom('datasets').select('name').execute()).toEqual([{ name: 'emails' }])
     const applied = await sql<{ name: string }>`SELECT name FROM freshet_migrations`.execute(reopened)
-    expect(applied.rows.map((r) => r.name)).toEqual(['001-datasets', '002-models', '003-validation', '004-jobs', '005-runs'])
+    expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(await migrationProvider.getMigrations()).sort())
     await reopened.destroy()
   })
 
