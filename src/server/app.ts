@@ -6,11 +6,13 @@ import { schemaVersions } from '../data/batches.js'
 import { datasetSpecOf } from '../data/datasets.js'
 import { datasetOverview } from '../data/overview.js'
 import { installAuth } from './auth.js'
+import { registerFeedbackRoutes } from './feedback-routes.js'
 import { renderHome, type DatasetSummary } from './home.js'
 import { pipelineSummaries, registerModelRoutes } from './model-routes.js'
 import { registerPredictRoutes } from './predict-routes.js'
 import { registerQuarantineRoutes } from './quarantine-routes.js'
 import { registerRunRoutes, type RunEventStreamOptions } from './run-routes.js'
+import type { ServingOptions } from '../serving/serving.js'
 
 export interface ServerOptions {
   readonly token?: string | undefined
@@ -18,6 +20,8 @@ export interface ServerOptions {
   readonly logger?: boolean
   /** Limits and timings of the run event streams (SSE). */
   readonly runEvents?: RunEventStreamOptions
+  /** Prediction log limits, model refresh interval and clock of the serving routes. */
+  readonly serving?: ServingOptions
 }
 
 /** Builds the HTTP app: health, the read-only data API and the status page. */
@@ -37,7 +41,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
     return name
   }
 
-  registerPredictRoutes(app, platform)
+  registerFeedbackRoutes(app, platform, registerPredictRoutes(app, platform, options.serving))
   registerModelRoutes(app, platform)
   registerQuarantineRoutes(app, platform)
   registerRunRoutes(app, platform, options.runEvents)

@@ -8,7 +8,7 @@ import {
 } from '../../test/support/trained-model.js'
 import { FreshetError } from '../core/errors.js'
 import { ModelCache } from './model-cache.js'
-import { Predictor } from './predictor.js'
+import { predictionId, Predictor } from './predictor.js'
 
 let ws: TrainedWorkspace
 let predictor: Predictor
@@ -27,7 +27,8 @@ afterAll(async () => {
   await ws?.dispose()
 })
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+/** A UUID with the version 7 layout: time first, so ids sort by time. */
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 /** The INVALID_INSTANCE error `predict` throws for `instances`, or a failure when it throws nothing. */
 function invalid(instances: unknown): FreshetError {
@@ -65,6 +66,14 @@ describe('Predictor', () => {
     expect(ids).toHaveLength(6)
     for (const id of ids) expect(id).toMatch(uuid)
     expect(new Set(ids).size).toBe(6)
+  })
+
+  it('makes prediction ids that sort by the time they were made', () => {
+    const earlier = predictionId(Date.parse('2024-01-01T00:00:00Z'))
+    const later = predictionId(Date.parse('2024-01-01T00:00:00.001Z'))
+    expect(earlier).toMatch(uuid)
+    expect(earlier.slice(0, 13)).toBe('018cc251-f400')
+    expect(earlier < later).toBe(true)
   })
 
   it('scores exactly as a second load of the same version does', async () => {

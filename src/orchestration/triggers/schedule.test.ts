@@ -86,6 +86,15 @@ describe('schedule trigger', () => {
     expect(await scheduleRuns()).toHaveLength(0)
   })
 
+  it('a time missed while down before the first scheduled run fires at start: the first sighting is stored', async () => {
+    // Seen on 4 March at noon, stopped before 5 March 03:00, started again on 6 March.
+    expect(await new Schedule('p', daily).evaluate(platform, at('2026-03-04T12:00:00Z'))).toBeNull()
+    const run = await new Schedule('p', daily).evaluate(platform, at('2026-03-06T09:00:00Z'))
+    expect(run?.trigger.details).toMatchObject({ scheduledAt: '2026-03-06T03:00:00.000Z', missed: 2 })
+    // Another pattern is another schedule, seen for the first time now.
+    expect(await new Schedule('p', { ...daily, cron: '0 4 * * *' }).evaluate(platform, at('2026-03-06T09:00:00Z'))).toBeNull()
+  })
+
   it('rejects a cron pattern or a time zone that is not valid, naming the pipeline', () => {
     expect(() => new Schedule('p', { on: 'schedule', cron: '61 * * * *' })).toThrow(
       expect.objectContaining({

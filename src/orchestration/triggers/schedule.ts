@@ -38,18 +38,24 @@ export class Schedule {
     return this.cron.nextRun(after)
   }
 
+  /** The key of this schedule's stored cursor: a changed pattern or time zone starts a new one. */
+  get key(): string {
+    return this.trigger.timezone === undefined ? this.trigger.cron : `${this.trigger.cron} ${this.trigger.timezone}`
+  }
+
   /**
-   * Fires the run due at `now`, at most one per call: the latest scheduled time in (cursor, now]. The first call
-   * reads the cursor from the pipeline's last scheduled run (runs are durable, so nothing else is stored); a time
-   * missed while Freshet was down fires once then, unless `catchUp` is false. A pipeline never scheduled before
-   * starts counting at its first evaluation.
+   * Fires the run due at `now`, at most one per call: the latest scheduled time in (cursor, now]. The cursor is
+   * stored (the latest scheduled time handled, or when the schedule was first seen) and, as a second source, read
+   * from the pipeline's last scheduled run; a time missed while Freshet was down fires once then, unless
+   * `catchUp` is false.
    * @returns the run enqueued (or coalesced into), or null when nothing was due
    */
   async evaluate(platform: Platform, now: Date): Promise<Run | null> {
     if (this.cursor === undefined) {
-      const last = await lastScheduledAt(platform, this.pipeline)
-      this.cursor = last ?? now
-      if (last !== undefined && this.trigger.catchUp === false) this.cursor = now
+      const [stored, last] = await Promise.all([storedCursor(platform, this.pipeline, this.key), lastScheduledAt(platform, this.pipeline, this.trigger)])
+      const known = [stored, last].filter((d) => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0]
+      this.cursor = known === undefined || this.trigger.catchUp === false ? now : known
+      if (stored === undefined || this.cursor !== stored) await storeCursor(platform, this.pipeline, this.key, this.cursor, now)
     }
     let due: Date | undefined
     let missed = 0
@@ -81,20 +87,46 @@ export class Schedule {
       idempotencyKey: `schedule:${this.pipeline}:${scheduledAt}`,
     })
     this.cursor = due
+    await storeCursor(platform, this.pipeline, this.key, due, now)
     return run
   }
 }
 
-/** The scheduled time of the pipeline's latest run started by its schedule. */
-export async function lastScheduledAt(platform: Platform, pipeline: string): Promise<Date | undefined> {
+async function storedCursor(platform: Platform, pipeline: string, schedule: string): Promise<Date | undefined> {
   const row = await platform.db
+    .selectFrom('schedule_cursors')
+    .select('cursor_at')
+    .where('pipeline', '=', pipeline)
+    .where('schedule', '=', schedule)
+    .executeTakeFirst()
+  return row === undefined ? undefined : new Date(row.cursor_at)
+}
+
+async function storeCursor(platform: Platform, pipeline: string, schedule: string, at: Date, now: Date): Promise<void> {
+  const values = { pipeline, schedule, cursor_at: at.toISOString(), updated_at: now.toISOString() }
+  await platform.db
+    .insertInto('schedule_cursors')
+    .values(values)
+    .onConflict((oc) => oc.columns(['pipeline', 'schedule']).doUpdateSet({ cursor_at: values.cursor_at, updated_at: values.updated_at }))
+    .execute()
+}
+
+/** The scheduled time of the pipeline's latest run started by this schedule (cron and time zone). */
+export async function lastScheduledAt(platform: Platform, pipeline: string, trigger?: ScheduleTriggerSpec): Promise<Date | undefined> {
+  const rows = await platform.db
     .selectFrom('runs')
     .select('trigger_details')
     .where('pipeline', '=', pipeline)
     .where('trigger', '=', 'schedule')
     .orderBy('seq', 'desc')
-    .executeTakeFirst()
-  if (row?.trigger_details == null) return undefined
-  const at = (JSON.parse(row.trigger_details) as { scheduledAt?: unknown }).scheduledAt
-  return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? new Date(at) : undefined
+    .limit(100)
+    .execute()
+  for (const row of rows) {
+    if (row.trigger_details == null) continue
+    const details = JSON.parse(row.trigger_details) as { scheduledAt?: unknown; cron?: unknown; timezone?: unknown }
+    if (trigger !== undefined && (details.cron !== trigger.cron || details.timezone !== trigger.timezone)) continue
+    const at = details.scheduledAt
+    if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) return new Date(at)
+  }
+  return undefined
 }

@@ -198,6 +198,60 @@ export interface RunEventTable {
   data: string
 }
 
+export interface PredictionTable {
+  /** The id the predict answer gave the client (a UUID). */
+  id: string
+  pipeline: string
+  version: number
+  served_at: string
+  /** Null only when the model answered a non-finite number. */
+  prediction: number | null
+  /** JSON: the raw instance, with long strings cut so it fits the log's cap; null when even that does not fit. */
+  instance: string | null
+  /** Size of the instance's full JSON: larger than `instance` when it was cut. */
+  instance_bytes: number
+  /** The request key (sticky canary routing), when the client sent one. */
+  request_key: string | null
+  /** Joined by feedback: 0/1 for binary pipelines, a number for regression. */
+  label: number | null
+  labelled_at: string | null
+}
+
+export interface ServingCountTable {
+  pipeline: string
+  version: number
+  /** UTC minute, `YYYY-MM-DDTHH:MM`. */
+  minute: string
+  requests: number
+  errors: number
+}
+
+export interface CanaryTable {
+  id: string
+  pipeline: string
+  version: number
+  /** `production` when the canary started. */
+  baseline_version: number
+  percent: number
+  /** `active`, `promoted`, `rolled-back` or `inconclusive`. */
+  state: string
+  /** 1 when an operator started it on a version that failed its gate. */
+  forced: number
+  actor: string
+  reason: string
+  started_at: string
+  bake_ms: number
+  bake_until: string
+  /** Times the bake was extended for lack of feedback (at most once). */
+  extensions: number
+  decided_at: string | null
+  decided_by: string | null
+  /** Why it ended, with both arms' numbers. */
+  decision: string | null
+  /** JSON: the comparison the decision was made on. */
+  evidence: string | null
+}
+
 export interface Database {
   batch_validation: BatchValidationTable
   quarantine_actions: QuarantineActionTable
@@ -212,6 +266,18 @@ export interface Database {
   runs: RunTable
   run_steps: RunStepTable
   run_events: RunEventTable
+  predictions: PredictionTable
+  serving_counts: ServingCountTable
+  canaries: CanaryTable
+  schedule_cursors: ScheduleCursorTable
+}
+
+/** Per pipeline schedule (cron and time zone): the latest scheduled time handled, or when it was first seen. */
+export interface ScheduleCursorTable {
+  pipeline: string
+  schedule: string
+  cursor_at: string
+  updated_at: string
 }
 
 export type MetadataDb = Kysely<Database>

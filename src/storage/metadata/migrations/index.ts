@@ -4,6 +4,8 @@ import { models002 } from './002-models.js'
 import { validation003 } from './003-validation.js'
 import { jobs004 } from './004-jobs.js'
 import { runs005 } from './005-runs.js'
+import { serving007 } from './007-serving.js'
+import { schedules008 } from './008-schedules.js'
 
 /** Every migration, in order. Names sort lexically; never rename or edit one that has shipped. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +14,8 @@ const migrations: Record<string, Migration> = {
   '003-validation': validation003,
   '004-jobs': jobs004,
   '005-runs': runs005,
+  '007-serving': serving007,
+  '008-schedules': schedules008,
 }
 
 export const migrationProvider: MigrationProvider = {
