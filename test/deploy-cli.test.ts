@@ -223,6 +223,23 @@ describe('concurrent deploys', () => {
     expect(history.at(-1)).toMatchObject({ fromVersion: 4, toVersion: won[0]?.version })
   })
 
+  it('deploy --canary serves a version to a share of traffic; rollback stops the canary and production keeps serving', async () => {
+    const current = await production()
+    const other = current === 2 ? 4 : 2
+    const started = await cli('deploy', 'p', String(other), '--canary', '20', '--bake', '1h', '--reason', 'try it on a fifth of traffic')
+    expect(started.code, started.stderr).toBe(0)
+    expect(started.stdout).toContain(`canary of p: v${other} serves 20% of traffic until`)
+    expect(await ws.platform.registry.alias('p', 'candidate')).toBe(other)
+    expect((await cli('deploy', 'p', String(other), '--canary', '150', '--reason', 'x')).stderr).toContain('--canary: expected a percent above 0 and below 100')
+
+    const stopped = await cli('rollback', 'p', '--reason', 'error rate went up')
+    expect(stopped.code, stopped.stderr).toBe(0)
+    expect(stopped.stdout).toContain(`canary of p v${other} rolled back: all traffic goes to production v${current} again`)
+    expect(await production()).toBe(current)
+    expect(await ws.platform.registry.alias('p', 'candidate')).toBe(current)
+    expect((await lastMove())?.reason).toContain('error rate went up')
+  })
+
   it('nothing deleted an artifact: every version, deployed, rolled back from or rejected, still loads', async () => {
     const versions = await ws.platform.registry.versions('p')
     expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4])

@@ -2,8 +2,9 @@ import type { Platform } from '../app/platform.js'
 import { FreshetError, isFreshetError } from '../core/errors.js'
 import { checkGate } from '../evaluation/gate.js'
 import { LeaseLostError, type Claim, type JobQueue } from '../storage/queue/job-queue.js'
+import type { TrainingStrategy } from '../training/run-training.js'
 import { trainInChild } from '../training/runner.js'
-import { candidateModel, deployReason, pipelineSpecOf, shouldDeploy } from '../training/train.js'
+import { candidateModel, checkCandidateInfra, deployReason, notDeployedReason, pipelineSpecOf, shouldDeploy } from '../training/train.js'
 import { epochsOf, ProgressMeter } from './progress-meter.js'
 import { resolveData } from './resolve-data.js'
 import { toRunError } from './run-rows.js'
@@ -11,6 +12,7 @@ import { RunSession } from './run-session.js'
 import type { Runs } from './runs.js'
 import { runIdPattern, type Run, type RunError, type RunOutcome, type StepName } from './run-types.js'
 import { compareMetrics } from './statistics.js'
+import { startCanary } from '../serving/canary.js'
 
 /** How one attempt of a run ended, from the worker's point of view. */
 export type AttemptResult =
@@ -170,6 +172,12 @@ export async function executeRun(x: Execution): Promise<WorkResult> {
   }
 }
 
+/** The strategy a run's trigger asked for (`freshet train --strategy`), overriding the pipeline's. */
+export function requestedStrategy(run: Run): TrainingStrategy | undefined {
+  const strategy = run.trigger.details?.strategy
+  return strategy === 'full' || strategy === 'warm-start' ? strategy : undefined
+}
+
 async function runSteps(
   x: Execution,
   session: RunSession,
@@ -189,15 +197,16 @@ async function runSteps(
   const spec = pipelineSpecOf(platform, pipeline)
   const data = await resolveData(platform, pipeline, spec)
   const previousProduction = (await platform.registry.alias(pipeline, 'production')) ?? null
-  const previous =
-    previousProduction === null ? undefined : await platform.registry.version(pipeline, previousProduction)
-  await session.step('resolve-data', 'succeeded', { ...data, previousProduction })
+  const strategy = requestedStrategy(run) ?? spec.training?.strategy ?? 'full'
+  await session.step('resolve-data', 'succeeded', { ...data, previousProduction, strategy })
 
   await enter('train', { trainer: spec.trainer.type })
   const meter = new ProgressMeter(epochsOf(spec.trainer))
   const result = await trainInChild(platform, pipeline, {
     signal,
     batchIds: data.batchIds,
+    production: previousProduction,
+    strategy,
     ...(x.maxHeapMb === undefined ? {} : { maxHeapMb: x.maxHeapMb }),
     onLog: (line) => session.log(line),
     onEvent: (event) => {
@@ -217,24 +226,50 @@ async function runSteps(
     await enter('evaluate')
   }
 
-  const gate = checkGate(spec, result.metrics)
+  // Both models on the same holdout rows: the candidate and the production model pinned at resolve-data.
+  const gate = checkGate(spec, result.metrics, result.production)
   const lineage = result.lineage
+  const baseline = result.production
   await session.fenced(async (w) => {
-    await w.annotate('train', { rows: lineage.rows ?? null, timingsMs: lineage.timingsMs ?? null })
+    await w.annotate('train', {
+      rows: lineage.rows ?? null,
+      timingsMs: lineage.timingsMs ?? null,
+      strategy: lineage.strategy ?? null,
+      parentVersion: lineage.parentVersion ?? null,
+    })
     await w.step('evaluate', 'succeeded', {
       metrics: result.metrics,
       evaluation: result.evaluation,
-      previous: previous === undefined ? null : { version: previous.version, metrics: previous.metrics },
-      comparison: compareMetrics(result.metrics, previous?.metrics),
+      previous:
+        baseline === null
+          ? null
+          : {
+              version: baseline.version,
+              metrics: 'metrics' in baseline ? baseline.metrics : null,
+              problem: 'problem' in baseline ? baseline.problem : null,
+              on: 'the same holdout rows',
+            },
+      comparison: compareMetrics(result.metrics, baseline !== null && 'metrics' in baseline ? baseline.metrics : undefined),
       gate,
     })
   })
 
   await enter('register')
-  const candidate = candidateModel(pipeline, result, gate)
-  const model = { ...candidate, lineage: { ...candidate.lineage, runId } }
   // The blobs are content-addressed and nothing refers to them until the version row commits below.
-  const artifact = await platform.registry.storeArtifact(model)
+  const artifact = await platform.registry.storeArtifact(candidateModel(pipeline, result, gate))
+  // Before the version is recorded (its status is final once written) and before production can move.
+  const infra = await checkCandidateInfra(platform, spec, pipeline, result, gate, artifact, signal)
+  if (infra !== null) {
+    session.event({
+      type: 'phase',
+      phase: 'infra-check',
+      message: infra.passed
+        ? `infra check passed: the artifact answered ${infra.rows} sample predictions in a fresh process in ${infra.durationMs} ms`
+        : `infra check failed: ${infra.reason ?? ''}`,
+    })
+  }
+  const candidate = candidateModel(pipeline, result, gate, infra)
+  const model = { ...candidate, lineage: { ...candidate.lineage, runId } }
   await x.beforeCommit?.(await x.runs.get(runId))
   if (signal.aborted) throw new FreshetError('ABORTED', `run ${runId} was stopped before registering`)
   await session.fenced(async (w) => {
@@ -248,15 +283,32 @@ async function runSteps(
     })
     progress.current = 'deploy'
     let deployed = false
+    let canary: { version: number; percent: number; bakeUntil: string } | undefined
     let failure: { error: FreshetError; run: RunError } | undefined
-    if (!shouldDeploy(spec, gate)) {
+    if (!shouldDeploy(spec, gate, infra)) {
       await w.step('deploy', 'skipped', {
-        reason: gate.passed
-          ? 'deploy.auto is false'
-          : `v${version.version} failed its gate: ${gate.reasons.join('; ')}`,
+        reason: notDeployedReason(spec, version.version, gate, infra),
+        infraCheck: infra,
       })
+    } else if (spec.deploy?.canary !== undefined && previousProduction !== null) {
+      // With a canary policy, a passing candidate first takes its share of traffic; the canary watcher of
+      // `freshet up` promotes it after the bake or rolls it back as soon as it does worse than production.
+      await w.step('deploy', 'running', { infraCheck: infra })
+      try {
+        const started = await startCanary(
+          platform,
+          { pipeline, version: version.version, actor: `${run.trigger.actor} (run ${runId})`, reason: deployReason(gate, infra) },
+          w.trx,
+        )
+        canary = { version: started.version, percent: started.percent, bakeUntil: started.bakeUntil }
+        await w.step('deploy', 'succeeded', { alias: 'candidate', canary, production: previousProduction, infraCheck: infra })
+      } catch (error) {
+        // Another canary is still baking: this version stays registered; an operator may deploy it later.
+        if (!isFreshetError(error, 'CANARY_CONFLICT') && !isFreshetError(error, 'ALIAS_CONFLICT')) throw error
+        await w.step('deploy', 'skipped', { reason: `no canary started: ${error.message}`, infraCheck: infra })
+      }
     } else {
-      await w.step('deploy', 'running')
+      await w.step('deploy', 'running', { infraCheck: infra })
       try {
         await platform.registry.moveAlias(
           {
@@ -265,7 +317,7 @@ async function runSteps(
             version: version.version,
             expected: previousProduction,
             actor: `${run.trigger.actor} (run ${runId})`,
-            reason: deployReason(gate),
+            reason: deployReason(gate, infra),
           },
           w.trx,
         )
@@ -274,6 +326,7 @@ async function runSteps(
           alias: 'production',
           from: previousProduction,
           to: version.version,
+          infraCheck: infra,
         })
       } catch (error) {
         // Someone moved production while this run trained: nothing was written, and the version stays registered.
@@ -289,10 +342,13 @@ async function runSteps(
       deployed,
       previousProduction,
       metrics: result.metrics,
+      ...(canary === undefined ? {} : { canary }),
     }
     const where = deployed
       ? `, production ${previousProduction === null ? 'none' : `v${previousProduction}`} -> v${version.version}`
-      : ''
+      : canary === undefined
+        ? ''
+        : `, canary on ${canary.percent}% of traffic until ${canary.bakeUntil}`
     if (failure === undefined) {
       await x.queue.complete(claim.job.id, claim.token, { modelVersion: version.version, deployed }, w.trx)
       await w.finish('succeeded', {

@@ -51,6 +51,8 @@ export interface RunOutcome {
   /** The production version when the run resolved its data. */
   readonly previousProduction: number | null
   readonly metrics: Record<string, number> | null
+  /** The canary the run started instead of moving production (`deploy.canary`). */
+  readonly canary?: { readonly version: number; readonly percent: number; readonly bakeUntil: string }
 }
 
 export interface Run {

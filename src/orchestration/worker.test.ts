@@ -127,6 +127,7 @@ describe('worker', () => {
       'features',
       'train',
       'evaluate',
+      'infra-check',
     ])
     expect(events.at(-1)).toMatchObject({ type: 'state', state: 'succeeded' })
     // Published events are the stored ones, in order.

@@ -98,8 +98,10 @@ export interface StartCanaryOptions {
  * production model to compare with, or the production version itself; `ALIAS_CONFLICT` when `candidate` moved
  * meanwhile. Nothing is changed when it throws.
  */
-export async function startCanary(platform: Platform, options: StartCanaryOptions): Promise<Canary> {
+export async function startCanary(platform: Platform, options: StartCanaryOptions, trx?: MetadataDb): Promise<Canary> {
   const { pipeline, version } = options
+  // Inside a caller's transaction (a run's lease transaction), every read goes through it too.
+  const db = trx ?? platform.db
   const spec = pipelineSpecOf(platform, pipeline)
   canaryPolicy(pipeline, spec)
   const percent = options.percent ?? spec.deploy?.canary?.percent
@@ -112,13 +114,13 @@ export async function startCanary(platform: Platform, options: StartCanaryOption
   if (bakeSetting === undefined) throw new FreshetError('USAGE', `no bake time for the canary of ${pipeline}`, { hint: `pass one or set pipelines.${pipeline}.deploy.canary.bake (e.g. '15m')` })
   const bakeMs = typeof bakeSetting === 'number' ? bakeSetting : parseDuration(bakeSetting)
   if (!(bakeMs > 0)) throw new FreshetError('USAGE', `a canary must bake for some time, got ${bakeSetting}`)
-  const model = await platform.registry.version(pipeline, version)
+  const model = await platform.registry.version(pipeline, version, trx)
   if (model.status === 'rejected' && options.force !== true) {
     throw new FreshetError('MODEL_REJECTED', `${pipeline} v${version} failed its gate, so it does not get traffic, not even as a canary; nothing was changed`, {
       hint: 'start the canary anyway only with force and a reason, which is recorded',
     })
   }
-  const production = await platform.registry.alias(pipeline, 'production')
+  const production = await platform.registry.alias(pipeline, 'production', trx)
   if (production === undefined) {
     throw new FreshetError('USAGE', `pipeline ${pipeline} has no production model for a canary to be compared with`, { hint: `deploy v${version} to production directly` })
   }
@@ -144,24 +146,32 @@ export async function startCanary(platform: Platform, options: StartCanaryOption
     decision: null,
     evidence: null,
   }
-  try {
-    await platform.db.transaction().execute(async (trx) => {
-      await trx.insertInto('canaries').values(row).execute()
-      const current = await platform.registry.alias(pipeline, 'candidate', trx)
-      await platform.registry.moveAlias(
-        { pipeline, alias: 'candidate', version, expected: current ?? null, actor: options.actor, reason: `canary: ${percent}% of traffic for ${formatDuration(bakeMs)}: ${options.reason}`, force: options.force === true },
-        trx,
-      )
+  const conflict = (active: Canary, cause?: unknown) =>
+    new FreshetError('CANARY_CONFLICT', `pipeline ${pipeline} already has an active canary: v${active.version} on ${active.percent}% of traffic since ${active.startedAt}; nothing was changed`, {
+      hint: 'wait for it to be promoted or rolled back, or stop it first',
+      ...(cause === undefined ? {} : { cause }),
     })
+  const write = async (trx: MetadataDb): Promise<void> => {
+    await trx.insertInto('canaries').values(row).execute()
+    const current = await platform.registry.alias(pipeline, 'candidate', trx)
+    await platform.registry.moveAlias(
+      { pipeline, alias: 'candidate', version, expected: current ?? null, actor: options.actor, reason: `canary: ${percent}% of traffic for ${formatDuration(bakeMs)}: ${options.reason}`, force: options.force === true },
+      trx,
+    )
+  }
+  if (trx !== undefined) {
+    // Checked first: a unique violation would abort the caller's whole transaction on PostgreSQL.
+    const active = await activeCanary(db, pipeline)
+    if (active !== undefined) throw conflict(active)
+    await write(trx)
+    return toCanary(row)
+  }
+  try {
+    await platform.db.transaction().execute(write)
   } catch (error) {
     if (isFreshetError(error)) throw error
     const active = await activeCanary(platform.db, pipeline)
-    if (active !== undefined) {
-      throw new FreshetError('CANARY_CONFLICT', `pipeline ${pipeline} already has an active canary: v${active.version} on ${active.percent}% of traffic since ${active.startedAt}; nothing was changed`, {
-        hint: 'wait for it to be promoted or rolled back, or stop it first',
-        cause: error,
-      })
-    }
+    if (active !== undefined) throw conflict(active, error)
     throw error
   }
   return toCanary(row)

@@ -19,7 +19,7 @@ interface Entry {
 
 /**
  * The models a server serves: each pipeline's `production` alias, and its active canary when `canaryOf` says
- * there is one, loaded once and re-checked at most every `refreshMs` (default 1 s). A new version is loaded beside
+ * there is one, loaded once and re-checked at most every `refreshMs` (default 500 ms in serving, so a move is served within 1 s). A new version is loaded beside
  * the old one and swapped in when ready, so requests in flight finish on the model they started with and none
  * fail during the swap. A canary that cannot be loaded is reported and not served: production takes its share.
  */

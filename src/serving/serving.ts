@@ -6,7 +6,7 @@ import { PredictionLog, type PredictionLogOptions } from './prediction-log.js'
 /** Settings of a server's serving side (tests shrink them). */
 export interface ServingOptions {
   readonly predictionLog?: PredictionLogOptions
-  /** How often a pipeline's aliases and canary are re-read; default 1 s. */
+  /** How often a pipeline's aliases and canary are re-read; default 500 ms (a move is served within 1 s). */
   readonly refreshMs?: number
   /** The clock of the prediction log and feedback (tests move it). */
   readonly now?: () => Date
@@ -21,7 +21,7 @@ export interface Serving {
 
 export function createServing(platform: Platform, options: ServingOptions, report: (what: string, error: unknown, pipeline?: string) => void): Serving {
   const now = options.now ?? options.predictionLog?.now ?? (() => new Date())
-  const cache = new ModelCache(platform.registry, platform.config.root, options.refreshMs ?? 1000, (pipeline, error) => report('could not load a new model version; still serving the previous one', error, pipeline), async (pipeline) => activeCanaryRoute(platform.db, pipeline))
+  const cache = new ModelCache(platform.registry, platform.config.root, options.refreshMs ?? 500, (pipeline, error) => report('could not load a new model version; still serving the previous one', error, pipeline), async (pipeline) => activeCanaryRoute(platform.db, pipeline))
   const log = new PredictionLog(platform.db, { ...options.predictionLog, now, onError: (error) => report('could not write logged predictions; retrying', error) })
   return { cache, log, now }
 }

@@ -23,6 +23,8 @@ async function run(job: TrainingJob): Promise<void> {
     let lastProgress = 0
     const model = await trainPipeline(platform, job.pipeline, {
       ...(job.batchIds === undefined ? {} : { batchIds: job.batchIds }),
+      ...(job.strategy === undefined ? {} : { strategy: job.strategy }),
+      ...(job.production === undefined ? {} : { production: job.production }),
       onEvent: (event) => {
         // Progress is throttled so IPC never becomes the bottleneck of a fast learner.
         if (event.kind === 'progress') {
@@ -37,7 +39,7 @@ async function run(job: TrainingJob): Promise<void> {
     const manifestFile = path.join(job.outDir, 'manifest.json')
     await writeFile(weightsFile, model.weights)
     await writeFile(manifestFile, JSON.stringify(model.manifest))
-    await send({ type: 'done', manifestFile, weightsFile, metrics: model.metrics, evaluation: model.evaluation, lineage: model.lineage })
+    await send({ type: 'done', manifestFile, weightsFile, metrics: model.metrics, evaluation: model.evaluation, lineage: model.lineage, production: model.production, samples: model.samples })
   } finally {
     await platform.close()
   }

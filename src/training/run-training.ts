@@ -1,34 +1,33 @@
 import { createHash } from 'node:crypto'
-import path from 'node:path'
 import type { Platform } from '../app/platform.js'
-import type { PipelineSpec, TrainerSpec } from '../config/schema.js'
-import { FreshetError } from '../core/errors.js'
+import type { DatasetSpec, PipelineSpec, TrainerSpec } from '../config/schema.js'
+import { FreshetError, isFreshetError } from '../core/errors.js'
 import { version as freshetVersion } from '../core/package-root.js'
+import { listBatches } from '../data/batches.js'
 import { datasetSpecOf } from '../data/datasets.js'
+import type { ProductionEvaluation } from '../evaluation/gate.js'
 import { binaryMetrics, regressionMetrics, type BinaryMetrics, type RegressionMetrics } from '../evaluation/metrics.js'
 import { randomSplit, timeHoldout, timeSplit, type Split } from '../evaluation/splits.js'
-import { fitTransform, transform, type FittedTransform } from '../features/transform.js'
-import { createTrainer, DEFAULT_HASH_BITS } from './built-ins.js'
-import type { Trainer, TrainingProgress } from './trainer.js'
-import { isTrainer } from './trainer.js'
+import { fitTransform, inputColumns, transform, type ColumnarBatch, type FittedTransform } from '../features/transform.js'
+import { headline, manifestFormat, resolveTrainer, type HeadlineMetrics, type ModelManifest } from './artifact.js'
+import { DEFAULT_HASH_BITS } from './built-ins.js'
+import { evaluateProduction, featuresRead, loadProduction, type ProductionModel, type UnusableProduction } from './production-model.js'
+import type { TrainingProgress } from './trainer.js'
 import { loadTrainingRows, selectRows } from './training-data.js'
 import { serializeWeights } from './weights.js'
 
-export const manifestFormat = 'freshet-model/1'
+export { headline, manifestFormat, resolveTrainer, type HeadlineMetrics, type ModelManifest } from './artifact.js'
 
-/** What the model artifact's manifest holds: everything serving needs besides the weights. Data only. */
-export interface ModelManifest {
-  format: typeof manifestFormat
-  pipeline: string
-  task: 'binary' | 'regression'
-  trainer: TrainerSpec
-  label: string
-  transform: FittedTransform
-  freshetVersion: string
+/** How a run trains: from scratch over the window, or on from the production model's weights. */
+export type TrainingStrategy = 'full' | 'warm-start'
+
+/** What the lineage says about the strategy: what was asked, what was done, and why they differ. */
+export interface StrategyRecord {
+  requested: TrainingStrategy
+  used: TrainingStrategy
+  /** Why a requested warm start fell back to full training. */
+  fallback: string | null
 }
-
-/** Headline numbers of a model on its holdout, as recorded in the registry. */
-export type HeadlineMetrics = Record<string, number>
 
 export interface TrainedModel {
   manifest: ModelManifest
@@ -36,44 +35,28 @@ export interface TrainedModel {
   metrics: HeadlineMetrics
   evaluation: BinaryMetrics | RegressionMetrics
   lineage: Record<string, unknown>
+  /** The production model the run pinned, evaluated on the candidate's holdout rows; null when there was none. */
+  production: ProductionEvaluation | null
+  /** Up to {@link sampleRows} holdout rows as serving instances (raw feature values), for the infra check. */
+  samples: Record<string, unknown>[]
+}
+
+/** How many holdout rows a trained model carries as samples for the infra check. */
+export const sampleRows = 20
+
+export interface TrainPipelineOptions {
+  signal?: AbortSignal
+  onEvent?: (event: TrainingEvent) => void
+  batchIds?: readonly string[]
+  /** Overrides the pipeline's `training.strategy`. */
+  strategy?: TrainingStrategy | 'online'
+  /** The production version the caller pinned: compared with on the same holdout and warm-started from. */
+  production?: number | null
 }
 
 export type TrainingEvent =
   | { kind: 'phase'; phase: 'data' | 'features' | 'train' | 'evaluate'; message: string }
   | ({ kind: 'progress'; total: number } & TrainingProgress)
-
-export function headline(evaluation: BinaryMetrics | RegressionMetrics): HeadlineMetrics {
-  if ('auc' in evaluation) {
-    return {
-      auc: evaluation.auc,
-      logloss: evaluation.logLoss,
-      accuracy: evaluation.atHalf.accuracy,
-      precision: evaluation.atHalf.precision,
-      recall: evaluation.atHalf.recall,
-      f1: evaluation.atHalf.f1,
-      bestF1: evaluation.bestF1.f1,
-      bestF1Threshold: evaluation.bestF1.threshold,
-      meanPredicted: evaluation.calibration.meanPredicted,
-      observedRate: evaluation.calibration.observedRate,
-      count: evaluation.count,
-    }
-  }
-  return { rmse: evaluation.rmse, mae: evaluation.mae, r2: evaluation.r2, count: evaluation.count }
-}
-
-/** Loads the trainer a pipeline names: a built-in, or a custom module's default export (a Trainer or a factory). */
-export async function resolveTrainer(spec: TrainerSpec, root: string): Promise<Trainer> {
-  if (spec.type !== 'custom') return createTrainer(spec)
-  const file = path.resolve(root, spec.module)
-  const { createJiti } = await import('jiti')
-  const mod = await createJiti(import.meta.url, { moduleCache: false }).import<{ default?: unknown }>(file)
-  const exported = mod.default ?? mod
-  const trainer = typeof exported === 'function' ? (exported as (options: unknown) => unknown)(spec.options ?? {}) : exported
-  if (!isTrainer(trainer)) {
-    throw new FreshetError('CONFIG_INVALID', `${spec.module} does not export a trainer (an object with type, fit and predict, or a function returning one)`, { file })
-  }
-  return trainer
-}
 
 function splitRows(pipeline: PipelineSpec, eventTimes: Float64Array, rows: number): Split {
   const split = pipeline.split ?? { by: 'time', holdout: 0.2 }
@@ -86,17 +69,132 @@ function splitRows(pipeline: PipelineSpec, eventTimes: Float64Array, rows: numbe
   return timeSplit(eventTimes, timeHoldout(split.holdout))
 }
 
-const configHash = (pipeline: PipelineSpec): string => createHash('sha256').update(JSON.stringify(pipeline)).digest('hex')
+const hash = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex')
+
+/** The parts of a trainer spec a warm start must keep: another optimizer, module or type cannot continue the state. */
+function trainerIdentity(spec: TrainerSpec): string {
+  if (spec.type === 'linear') return `linear (${spec.optimizer ?? 'ftrl'})`
+  if (spec.type === 'custom') return `custom module ${spec.module}`
+  return spec.type
+}
+
+const hashBitsOf = (spec: TrainerSpec): number => (spec.type === 'custom' ? DEFAULT_HASH_BITS : (spec.hashBits ?? DEFAULT_HASH_BITS))
+
+/** The batch ids a model's weights have learned from, over its whole warm-start chain; undefined when unknown. */
+function coveredBatches(lineage: Record<string, unknown>): Set<string> | undefined {
+  if (Array.isArray(lineage.coveredBatches)) return new Set(lineage.coveredBatches.filter((id): id is string => typeof id === 'string'))
+  if (Array.isArray(lineage.batches)) {
+    return new Set(lineage.batches.map((b: unknown) => (typeof b === 'object' && b !== null ? (b as { id?: unknown }).id : undefined)).filter((id): id is string => typeof id === 'string'))
+  }
+  return undefined
+}
+
+/** Why `production` cannot be the parent of a warm start of `pipeline`, or null when it can. */
+function warmStartProblem(pipeline: PipelineSpec, production: ProductionModel | UnusableProduction | null): string | null {
+  if (production === null) return 'there is no production model to start from'
+  if ('problem' in production) return `production v${production.version} cannot be used: ${production.problem}`
+  const parent = production.manifest
+  const v = `production v${production.version}`
+  if (trainerIdentity(parent.trainer) !== trainerIdentity(pipeline.trainer)) {
+    return `${v} was trained by ${trainerIdentity(parent.trainer)} and the pipeline now uses ${trainerIdentity(pipeline.trainer)}`
+  }
+  if (parent.transform.hashBits !== hashBitsOf(pipeline.trainer)) return `${v} hashes features into 2^${parent.transform.hashBits} slots and the pipeline now into 2^${hashBitsOf(pipeline.trainer)}`
+  const recorded = production.lineage.featuresHash
+  const changed =
+    typeof recorded === 'string'
+      ? recorded !== hash(pipeline.features)
+      : JSON.stringify(parent.transform.features.map((f) => [f.name, f.type])) !== JSON.stringify(Object.entries(pipeline.features).map(([name, f]) => [name, f.type]))
+  if (changed) return `the pipeline's features changed since ${v} was trained`
+  if (coveredBatches(production.lineage) === undefined) return `${v}'s lineage does not list the batches it learned from`
+  return null
+}
+
+/** A fit that refused its warm start (the trainer found the parent's weights unusable). */
+class WarmStartRefused extends Error {}
+
+/** A raw value as a JSON serving instance would carry it. */
+function instanceValue(value: unknown): unknown {
+  if (value === undefined || value === null) return null
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null
+  if (typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'bigint') return Number(value)
+  if (value instanceof Date) return value.toISOString()
+  // DuckDB values (decimals, timestamps) print as their SQL text.
+  return typeof (value as { toString?: unknown }).toString === 'function' ? (value as { toString: () => string }).toString() : null
+}
+
+/** Up to `count` rows spread evenly over `rows`, as serving instances of the columns `fitted` reads. */
+function sampleInstances(fitted: FittedTransform, rows: ColumnarBatch, count: number): Record<string, unknown>[] {
+  const columns = inputColumns(fitted)
+  const n = Math.min(count, rows.length)
+  return Array.from({ length: n }, (_, k) => {
+    const r = Math.floor((k * rows.length) / n)
+    return Object.fromEntries(columns.map((c) => [c, instanceValue(rows.columns[c]?.[r])]))
+  })
+}
+
+interface Plan {
+  batchIds: readonly string[] | undefined
+  parent: ProductionModel | undefined
+  strategy: StrategyRecord
+}
 
 /**
  * One training run of a pipeline, start to finish but without touching the registry: read the data, split it,
- * fit the feature transform on the training side, train, evaluate on the holdout. Runs in the trainer's child
+ * fit the feature transform on the training side (or take the parent's for a warm start), train, evaluate on the
+ * holdout, and evaluate the pinned production model on the same holdout rows. Runs in the trainer's child
  * process (see `runner.ts`).
+ * @throws FreshetError `NO_TRAINING_DATA` when there is nothing (new) to train on, `CONFIG_INVALID` for the
+ * `online` strategy (not built yet).
  */
-export async function trainPipeline(platform: Platform, pipelineName: string, options: { signal?: AbortSignal; onEvent?: (event: TrainingEvent) => void; batchIds?: readonly string[] } = {}): Promise<TrainedModel> {
+export async function trainPipeline(platform: Platform, pipelineName: string, options: TrainPipelineOptions = {}): Promise<TrainedModel> {
   const pipeline = platform.config.config.pipelines?.[pipelineName]
   if (pipeline === undefined) throw new FreshetError('PIPELINE_NOT_FOUND', `pipeline ${JSON.stringify(pipelineName)} does not exist`)
   const dataset = datasetSpecOf(platform.config, pipeline.dataset)
+  const requested = options.strategy ?? pipeline.training?.strategy ?? 'full'
+  if (requested === 'online') {
+    throw new FreshetError('CONFIG_INVALID', `pipeline ${pipelineName}: training strategy 'online' is not built yet`, { hint: "use strategy 'full' or 'warm-start'" })
+  }
+  const production =
+    options.production === undefined || options.production === null
+      ? null
+      : await loadProduction(platform, pipelineName, pipeline, dataset.label ?? '', options.production)
+  const full = (fallback: string | null): Plan => ({ batchIds: options.batchIds, parent: undefined, strategy: { requested, used: 'full', fallback } })
+  let plan = full(null)
+  if (requested === 'warm-start') {
+    const problem = warmStartProblem(pipeline, production)
+    if (problem !== null) {
+      plan = full(problem)
+    } else {
+      const parent = production as ProductionModel
+      const covered = coveredBatches(parent.lineage) as Set<string>
+      const pinned = options.batchIds ?? (await listBatches(platform.db, pipeline.dataset)).filter((b) => b.state === 'accepted' || b.state === 'released').map((b) => b.id)
+      const fresh = pinned.filter((id) => !covered.has(id))
+      if (fresh.length === 0) {
+        throw new FreshetError('NO_TRAINING_DATA', `dataset ${pipeline.dataset} has no batches that production v${parent.version} has not learned from: a warm start has nothing new to train on`, {
+          hint: `ingest new data, or retrain from scratch: freshet train ${pipelineName} --strategy full`,
+        })
+      }
+      plan = { batchIds: fresh, parent, strategy: { requested, used: 'warm-start', fallback: null } }
+    }
+  }
+  try {
+    return await trainWith(platform, pipelineName, pipeline, dataset, production, plan, options)
+  } catch (error) {
+    if (!(error instanceof WarmStartRefused)) throw error
+    return trainWith(platform, pipelineName, pipeline, dataset, production, full(error.message), options)
+  }
+}
+
+async function trainWith(
+  platform: Platform,
+  pipelineName: string,
+  pipeline: PipelineSpec,
+  dataset: DatasetSpec,
+  production: ProductionModel | UnusableProduction | null,
+  plan: Plan,
+  options: TrainPipelineOptions,
+): Promise<TrainedModel> {
   const emit = options.onEvent ?? (() => undefined)
   const timings: Record<string, number> = {}
   let clock = performance.now()
@@ -105,9 +203,16 @@ export async function trainPipeline(platform: Platform, pipelineName: string, op
     timings[name] = Math.round(now - clock)
     clock = now
   }
+  const parent = plan.parent
 
   emit({ kind: 'phase', phase: 'data', message: `reading dataset ${pipeline.dataset}` })
-  const rows = await loadTrainingRows(platform, pipelineName, pipeline, dataset, options.batchIds)
+  if (parent !== undefined) {
+    emit({ kind: 'phase', phase: 'data', message: `warm start from production v${parent.version}: training on the ${plan.batchIds?.length ?? 0} batches it has not learned from` })
+  } else if (plan.strategy.fallback !== null) {
+    emit({ kind: 'phase', phase: 'data', message: `warm start is not possible (${plan.strategy.fallback}): training from scratch (full)` })
+  }
+  const baselineColumns = production !== null && !('problem' in production) ? featuresRead(production.manifest.transform) : undefined
+  const rows = await loadTrainingRows(platform, pipelineName, pipeline, dataset, plan.batchIds, baselineColumns === undefined ? {} : { alsoRead: baselineColumns })
   const split = splitRows(pipeline, rows.eventTimes, rows.labels.length)
   if (split.train.length === 0 || split.test.length === 0) {
     throw new FreshetError('NO_TRAINING_DATA', `the split leaves ${split.train.length} training and ${split.test.length} holdout rows: both need at least one`, {
@@ -124,11 +229,11 @@ export async function trainPipeline(platform: Platform, pipelineName: string, op
   }
   lap('data')
 
-  emit({ kind: 'phase', phase: 'features', message: `fitting features on ${split.train.length} rows` })
   const trainRows = selectRows(rows.batch, split.train)
   const testRows = selectRows(rows.batch, split.test)
-  const hashBits = pipeline.trainer.type === 'custom' ? DEFAULT_HASH_BITS : (pipeline.trainer.hashBits ?? DEFAULT_HASH_BITS)
-  const fitted = fitTransform(pipeline.features, trainRows, { hashBits })
+  // A warm start keeps its parent's fitted transform: the weights mean the slots and scales that transform makes.
+  emit({ kind: 'phase', phase: 'features', message: parent === undefined ? `fitting features on ${split.train.length} rows` : `transforming ${split.train.length} rows with production v${parent.version}'s features` })
+  const fitted = parent?.manifest.transform ?? fitTransform(pipeline.features, trainRows, { hashBits: hashBitsOf(pipeline.trainer) })
   const xTrain = transform(fitted, trainRows)
   const xTest = transform(fitted, testRows)
   const pick = (indices: Uint32Array) => Float64Array.from(indices, (i) => rows.labels[i] as number)
@@ -136,35 +241,53 @@ export async function trainPipeline(platform: Platform, pipelineName: string, op
   const yTest = pick(split.test)
   lap('features')
 
-  emit({ kind: 'phase', phase: 'train', message: `training ${pipeline.trainer.type} on ${yTrain.length} rows` })
+  emit({ kind: 'phase', phase: 'train', message: `training ${pipeline.trainer.type} on ${yTrain.length} rows${parent === undefined ? '' : ` from production v${parent.version}'s weights`}` })
   const trainer = await resolveTrainer(pipeline.trainer, platform.config.root)
-  const weights = await trainer.fit(
-    { x: xTrain, y: yTrain, task: pipeline.task },
-    { ...(options.signal === undefined ? {} : { signal: options.signal }), onProgress: (p) => emit({ kind: 'progress', total: yTrain.length, ...p }) },
-  )
+  let weights
+  try {
+    weights = await trainer.fit(
+      { x: xTrain, y: yTrain, task: pipeline.task },
+      {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(parent === undefined ? {} : { warmStart: parent.weights }),
+        onProgress: (p) => emit({ kind: 'progress', total: yTrain.length, ...p }),
+      },
+    )
+  } catch (error) {
+    if (parent !== undefined && isFreshetError(error, 'USAGE')) throw new WarmStartRefused(`the trainer refused production v${parent.version}'s weights: ${error.message}`)
+    throw error
+  }
   lap('train')
 
   emit({ kind: 'phase', phase: 'evaluate', message: `evaluating on ${yTest.length} holdout rows` })
   const predictions = trainer.predict(weights, xTest)
   const evaluation = pipeline.task === 'binary' ? binaryMetrics(yTest, predictions) : regressionMetrics(yTest, predictions)
+  const baseline = production === null ? null : evaluateProduction(production, testRows, yTest)
   lap('evaluate')
 
   let holdoutFrom = Number.POSITIVE_INFINITY
   for (const i of split.test) holdoutFrom = Math.min(holdoutFrom, rows.eventTimes[i] as number)
+  const covered = new Set(parent === undefined ? [] : (coveredBatches(parent.lineage) ?? []))
+  for (const b of rows.batches) covered.add(b.id)
   return {
     manifest: { format: manifestFormat, pipeline: pipelineName, task: pipeline.task, trainer: pipeline.trainer, label: dataset.label ?? '', transform: fitted, freshetVersion },
     weights: serializeWeights(weights),
     metrics: headline(evaluation),
     evaluation,
+    production: baseline,
+    samples: sampleInstances(fitted, testRows, sampleRows),
     lineage: {
       dataset: pipeline.dataset,
       batches: rows.batches,
       rows: { train: yTrain.length, holdout: yTest.length, unlabelled: rows.unlabelled },
       eventTimes: { min: rows.minEventTime, max: rows.maxEventTime, holdoutFrom: Number.isFinite(holdoutFrom) ? new Date(holdoutFrom).toISOString() : null },
       split: pipeline.split ?? { by: 'time', holdout: 0.2 },
-      configHash: configHash(pipeline),
+      configHash: hash(pipeline),
+      featuresHash: hash(pipeline.features),
       trainer: pipeline.trainer,
-      parentVersion: null,
+      strategy: plan.strategy,
+      parentVersion: parent?.version ?? null,
+      coveredBatches: [...covered],
       freshetVersion,
       timingsMs: timings,
     },

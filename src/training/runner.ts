@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url'
 import type { Platform } from '../app/platform.js'
 import { FreshetError, errorCatalog, type ErrorCode } from '../core/errors.js'
 import { packageRoot } from '../core/package-root.js'
+import type { ProductionEvaluation } from '../evaluation/gate.js'
 import type { BinaryMetrics, RegressionMetrics } from '../evaluation/metrics.js'
+import type { HeadlineMetrics, ModelManifest } from './artifact.js'
 import type { ChildMessage, TrainingJob } from './protocol.js'
-import type { HeadlineMetrics, ModelManifest, TrainingEvent } from './run-training.js'
+import type { TrainingEvent, TrainingStrategy } from './run-training.js'
 
 export interface ChildTrainingResult {
   manifest: ModelManifest
@@ -16,6 +18,10 @@ export interface ChildTrainingResult {
   metrics: HeadlineMetrics
   evaluation: BinaryMetrics | RegressionMetrics
   lineage: Record<string, unknown>
+  /** The pinned production model on the candidate's holdout rows; null when there was none. */
+  production: ProductionEvaluation | null
+  /** Holdout rows as serving instances, for the infra check. */
+  samples: Record<string, unknown>[]
 }
 
 /** One line the trainer process wrote to its stdout or stderr. */
@@ -33,14 +39,24 @@ export interface RunnerOptions {
   batchIds?: readonly string[]
   /** Heap limit of the trainer process in MiB (default 4096). */
   maxHeapMb?: number
+  /** Overrides the pipeline's `training.strategy`. */
+  strategy?: TrainingStrategy
+  /**
+   * The production version the caller read (and will compare-and-swap against): evaluated on the candidate's
+   * holdout rows and, for a warm start, the parent. None when absent or null.
+   */
+  production?: number | null
 }
 
-/** The compiled child entry point: beside this file when running from dist/, else in dist/ (tests run src/). */
-function childEntry(): string {
+/**
+ * A compiled child entry point of this folder (`child.js`, `infra-check-child.js`): beside this file when running
+ * from dist/, else in dist/ (tests run src/).
+ */
+export function childEntry(file = 'child.js'): string {
   const here = fileURLToPath(import.meta.url)
-  const sibling = path.join(path.dirname(here), 'child.js')
+  const sibling = path.join(path.dirname(here), file)
   if (here.endsWith('.js') && existsSync(sibling)) return sibling
-  const built = path.join(packageRoot, 'dist', 'src', 'training', 'child.js')
+  const built = path.join(packageRoot, 'dist', 'src', 'training', file)
   if (!existsSync(built)) throw new FreshetError('INTERNAL', `${built} is missing: run \`npm run build\``)
   return built
 }
@@ -84,7 +100,7 @@ export async function trainInChild(platform: Platform, pipeline: string, options
   const tmpRoot = path.join(platform.config.stateDir, 'tmp')
   await mkdir(tmpRoot, { recursive: true })
   const outDir = await mkdtemp(path.join(tmpRoot, 'train-'))
-  const job: TrainingJob = { root: platform.config.root, configFile: platform.config.file, stateDir: platform.config.stateDir, config: platform.config.config, pipeline, outDir, ...(options.batchIds === undefined ? {} : { batchIds: [...options.batchIds] }) }
+  const job: TrainingJob = { root: platform.config.root, configFile: platform.config.file, stateDir: platform.config.stateDir, config: platform.config.config, pipeline, outDir, ...(options.batchIds === undefined ? {} : { batchIds: [...options.batchIds] }), ...(options.strategy === undefined ? {} : { strategy: options.strategy }), production: options.production ?? null }
   try {
     const child = fork(childEntry(), [], {
       execArgv: [`--max-old-space-size=${options.maxHeapMb ?? 4096}`],
@@ -135,6 +151,8 @@ export async function trainInChild(platform: Platform, pipeline: string, options
       metrics: done.metrics,
       evaluation: done.evaluation,
       lineage: done.lineage,
+      production: done.production,
+      samples: done.samples,
     }
   } finally {
     await rm(outDir, { recursive: true, force: true })

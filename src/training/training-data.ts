@@ -42,11 +42,13 @@ function featureColumns(features: Record<string, FeatureSpec>, types: ReadonlyMa
 /**
  * Reads the pipeline's training rows from the dataset's usable batches (accepted or released) with DuckDB,
  * column-wise in chunks, ordered by event time. Only rows inside the training window are read. With `batchIds`,
- * only those of the usable batches are read (a run resolved its data before training).
+ * only those of the usable batches are read (a run resolved its data before training). `options.alsoRead` names
+ * more columns to read (another model's features, to score the same rows with it); those the dataset does not
+ * have are left out.
  * @throws FreshetError `NO_TRAINING_DATA` when there are no usable labelled rows, `SCHEMA_CONFLICT` when a
  * feature names a column the dataset does not have.
  */
-export async function loadTrainingRows(platform: Platform, pipelineName: string, pipeline: PipelineSpec, dataset: DatasetSpec, batchIds?: readonly string[]): Promise<TrainingRows> {
+export async function loadTrainingRows(platform: Platform, pipelineName: string, pipeline: PipelineSpec, dataset: DatasetSpec, batchIds?: readonly string[], options: { alsoRead?: Record<string, FeatureSpec> } = {}): Promise<TrainingRows> {
   const label = dataset.label
   if (label === undefined) {
     throw new FreshetError('CONFIG_INVALID', `datasets.${pipeline.dataset}.label is not set: pipeline ${pipelineName} needs a label column to learn from`)
@@ -68,6 +70,9 @@ export async function loadTrainingRows(platform: Platform, pipelineName: string,
         hint: 'fix the feature names in freshet.config.ts',
       })
     }
+  }
+  for (const [column, type] of featureColumns(options.alsoRead ?? {}, types)) {
+    if (known.has(column) && !wanted.has(column)) wanted.set(column, type)
   }
   const eventTime = dataset.eventTime
   const { files, cleanup } = await fetchBatchFiles(platform, usable)

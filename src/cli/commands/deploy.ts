@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { FreshetError } from '../../core/errors.js'
-import { deployVersion, type DeployOutcome } from '../../registry/deploys.js'
+import { checkReason, deployVersion, type DeployOutcome } from '../../registry/deploys.js'
+import { startCanary } from '../../serving/canary.js'
 import { pipelineSpecOf } from '../../training/train.js'
 import { printJson, withPlatform, type GlobalOptions } from '../context.js'
 import { cliActor } from './runs.js'
@@ -15,6 +16,13 @@ export function parseVersion(text: string, what: string): number {
       `${what}: expected a version number like 3 or v3, got ${JSON.stringify(text)}`,
     )
   return version
+}
+
+function parsePercent(text: string): number {
+  const percent = Number(text)
+  if (!(percent > 0 && percent < 100))
+    throw new FreshetError('USAGE', `--canary: expected a percent above 0 and below 100, got ${JSON.stringify(text)}`)
+  return percent
 }
 
 /** `--expect`: a version, or `none` for an alias that points at nothing yet. */
@@ -45,15 +53,33 @@ export function registerDeploy(program: Command): void {
       '--expect <version>',
       'move only if the alias still points at this version (`none`: at no version)',
     )
+    .option('--canary <percent>', 'serve the version to this share of traffic as a canary (deploy.canary.bake, deploy.rollbackOn apply) instead of moving production', parsePercent)
+    .option('--bake <duration>', 'with --canary: how long the canary bakes before it is promoted (default deploy.canary.bake)')
     .option('--json', 'print as JSON')
     .action(async (pipeline: string, versionText: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<
-        GlobalOptions & { alias: string; reason?: string; force?: boolean; expect?: string; json?: boolean }
+        GlobalOptions & { alias: string; reason?: string; force?: boolean; expect?: string; json?: boolean; canary?: number; bake?: string }
       >()
       const version = parseVersion(versionText, 'version')
       const expected = parseExpected(options.expect)
       await withPlatform(options, async (platform) => {
         pipelineSpecOf(platform, pipeline)
+        if (options.canary !== undefined) {
+          const canary = await startCanary(platform, {
+            pipeline,
+            version,
+            percent: options.canary,
+            ...(options.bake === undefined ? {} : { bake: options.bake }),
+            actor: cliActor(),
+            reason: checkReason(options.reason, 'to start a canary'),
+            ...(options.force === true ? { force: true } : {}),
+          })
+          if (options.json === true) return printJson(canary)
+          process.stdout.write(
+            `canary of ${pipeline}: v${canary.version} serves ${canary.percent}% of traffic until ${canary.bakeUntil}; \`freshet up\` promotes it then, or rolls it back as soon as it does worse than production\n`,
+          )
+          return
+        }
         const outcome = await deployVersion(platform.registry, {
           pipeline,
           alias: options.alias,

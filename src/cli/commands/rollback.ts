@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { rollbackProduction } from '../../registry/deploys.js'
+import { checkReason, rollbackProduction } from '../../registry/deploys.js'
+import { activeCanary, stopCanary } from '../../serving/canary.js'
 import { pipelineSpecOf } from '../../training/train.js'
 import { printJson, withPlatform, type GlobalOptions } from '../context.js'
 import { outcomeLine, parseVersion } from './deploy.js'
@@ -27,6 +28,16 @@ export function registerRollback(program: Command): void {
       const expected = options.expect === undefined ? undefined : parseVersion(options.expect, '--expect')
       await withPlatform(options, async (platform) => {
         pipelineSpecOf(platform, pipeline)
+        // A canary taking traffic is what an operator rolls back first: production is still the known-good version.
+        if (await activeCanary(platform.db, pipeline)) {
+          const stopped = await stopCanary(platform, { pipeline, actor: cliActor(), reason: checkReason(options.reason, 'to roll back') })
+          if (to === undefined) {
+            if (options.json === true) return printJson({ canary: stopped })
+            process.stdout.write(`canary of ${pipeline} v${stopped.version} rolled back: all traffic goes to production v${stopped.baselineVersion} again\n`)
+            return
+          }
+          process.stdout.write(`canary of ${pipeline} v${stopped.version} rolled back\n`)
+        }
         const outcome = await rollbackProduction(platform.registry, {
           pipeline,
           actor: cliActor(),

@@ -5,6 +5,7 @@ import { followRun } from '../../orchestration/follow.js'
 import type { Run } from '../../orchestration/run-types.js'
 import { runStatistics } from '../../orchestration/statistics.js'
 import { Worker } from '../../orchestration/worker.js'
+import type { StrategyRecord } from '../../training/run-training.js'
 import { pipelineSpecOf } from '../../training/train.js'
 import { printJson, withPlatform, type GlobalOptions } from '../context.js'
 import { runReporter } from '../progress.js'
@@ -41,12 +42,27 @@ function summary(run: Run, seconds: number): string {
   if (outcome === null || outcome.modelVersion === null || outcome.gate === null) return `run ${run.id}: ${run.state}`
   const version = outcome.modelVersion
   const gate = outcome.gate
-  const lineage = (run.lineage ?? {}) as { rows?: { train: number; holdout: number }; batches?: unknown[] }
+  const lineage = (run.lineage ?? {}) as { rows?: { train: number; holdout: number }; batches?: unknown[]; strategy?: StrategyRecord; parentVersion?: number | null }
   const out = [`${run.pipeline} v${version} trained in ${seconds.toFixed(1)}s on ${lineage.rows?.train ?? '?'} rows from ${lineage.batches?.length ?? '?'} batches; evaluated on the ${lineage.rows?.holdout ?? '?'} most recent (run ${run.id})`, '']
   if (evaluate.evaluation !== undefined) out.push(evaluationTable(evaluate.evaluation as BinaryMetrics | RegressionMetrics), '')
   const production = outcome.previousProduction === null ? 'none' : `v${outcome.previousProduction}`
+  const strategy = lineage.strategy
+  if (strategy !== undefined) {
+    if (strategy.used === 'warm-start') out.push(`strategy: warm start from v${lineage.parentVersion ?? '?'} on the batches it had not learned from`)
+    else if (strategy.fallback !== null) out.push(`strategy: full (warm start not possible: ${strategy.fallback})`)
+  }
+  const baseline = gate.baseline
+  if (gate.metric !== null && baseline !== undefined && baseline !== null) {
+    out.push(
+      baseline.value === null
+        ? `production v${baseline.version} could not be evaluated on this holdout: ${baseline.problem ?? 'no value'}`
+        : `${gate.metric}: candidate ${gate.value?.toFixed(4) ?? '?'}, production v${baseline.version} ${baseline.value.toFixed(4)} on the same holdout`,
+    )
+  }
+  const infra = (run.lineage as { infraCheck?: { passed: boolean; reason: string | null } | null } | null)?.infraCheck ?? null
   if (!gate.passed) out.push(`gate: FAILED — ${gate.reasons.join('; ')}. v${version} is registered as rejected and not deployed.`)
-  else if (outcome.deployed) out.push(`gate: passed${gate.metric === null ? ' (no gate configured)' : ` (${gate.metric} ${gate.value?.toFixed(4)} vs min ${gate.min ?? '-'})`}. production: ${production} -> v${version}`)
+  else if (infra?.passed === false) out.push(`gate: passed. infra check: FAILED — ${infra.reason ?? ''}. v${version} is registered as rejected and not deployed.`)
+  else if (outcome.deployed) out.push(`gate: passed${gate.metric === null ? ' (no gate configured)' : ` (${gate.metric} ${gate.value?.toFixed(4)} vs min ${gate.min ?? '-'}${gate.maxRegression === undefined || gate.maxRegression === null ? '' : `, max regression ${gate.maxRegression}`})`}. production: ${production} -> v${version}`)
   else out.push(`gate: passed. deploy.auto is false: production stays at ${production}`)
   return out.join('\n')
 }
@@ -58,12 +74,20 @@ export function registerTrain(program: Command): void {
     .argument('<pipeline>', 'pipeline name')
     .option('--wait', 'execute the run here (an in-process worker) and show its progress and evaluation; Ctrl+C cancels it')
     .option('--reason <text>', 'why (recorded with the run)')
+    .option('--strategy <strategy>', "full (retrain over the window) or warm-start (continue from production's weights on new batches); overrides training.strategy")
     .option('--json', 'print the run as JSON')
-    .action(async (pipeline: string, options: { wait?: boolean; reason?: string; json?: boolean }, command: Command) => {
+    .action(async (pipeline: string, options: { wait?: boolean; reason?: string; json?: boolean; strategy?: string }, command: Command) => {
+      const strategy = options.strategy
+      if (strategy !== undefined && strategy !== 'full' && strategy !== 'warm-start') {
+        throw new FreshetError('USAGE', `--strategy ${strategy}: expected full or warm-start${strategy === 'online' ? " ('online' is not built yet)" : ''}`)
+      }
       await withPlatform(command.optsWithGlobals<GlobalOptions>(), async (platform) => {
         pipelineSpecOf(platform, pipeline)
         const actor = cliActor()
-        const queued = await platform.runs.enqueue({ pipeline, trigger: { type: 'manual', actor, ...(options.reason === undefined ? {} : { reason: options.reason }) } })
+        const queued = await platform.runs.enqueue({
+          pipeline,
+          trigger: { type: 'manual', actor, ...(options.reason === undefined ? {} : { reason: options.reason }), ...(strategy === undefined ? {} : { details: { strategy } }) },
+        })
         if (options.wait !== true) {
           if (options.json === true) return printJson(queued)
           process.stdout.write(

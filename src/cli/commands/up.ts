@@ -75,11 +75,17 @@ export async function serveUntilStopped(
 ): Promise<void> {
   const { app, url } = await startServer(platform, options)
   const worker = startReportingWorker(platform)
+  const { startCanaryWatcher } = await import('../../serving/canary.js')
+  const stopCanaries = startCanaryWatcher(platform, {
+    onDecision: (c) => say(`canary: ${c.pipeline} v${c.version} ${c.action}: ${c.reason}`),
+    onError: (error) => say(`canary: ${firstLine(error)}; trying again`),
+  })
   let triggers
   try {
     triggers = await startReportingTriggers(platform)
   } catch (error) {
     await worker.stop({ timeoutMs: 0 })
+    await stopCanaries()
     await app.close()
     throw error
   }
@@ -93,6 +99,7 @@ export async function serveUntilStopped(
     'stopping: landing folders and triggers first, then no new runs are claimed; the current run has 30s to finish\n',
   )
   await triggers.stop()
+  await stopCanaries()
   await worker.stop({ timeoutMs: 30_000 })
   await app.close()
   await platform.close()

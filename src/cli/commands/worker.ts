@@ -17,6 +17,7 @@ export function describeRun(run: Run): string {
   const metric = gate?.metric == null || gate.value === null ? '' : ` (${gate.metric} ${gate.value.toFixed(4)})`
   if (o.deployed) return `succeeded: v${o.modelVersion}${metric} deployed, production ${o.previousProduction === null ? 'none' : `v${o.previousProduction}`} -> v${o.modelVersion}`
   if (o.modelStatus === 'rejected') return `succeeded: v${o.modelVersion}${metric} REJECTED by its gate (${gate?.reasons.join('; ') ?? ''}); production stays ${o.previousProduction === null ? 'empty' : `v${o.previousProduction}`}`
+  if (o.canary !== undefined) return `succeeded: v${o.modelVersion}${metric} is a canary on ${o.canary.percent}% of traffic until ${o.canary.bakeUntil}; production stays v${o.previousProduction ?? '?'}`
   return `succeeded: v${o.modelVersion}${metric} registered, not deployed`
 }
 
