@@ -39,16 +39,41 @@ async function openMetadata(config: LoadedConfig): Promise<MetadataDb> {
   return openPostgresMetadata(url)
 }
 
+/** The blob store the configuration names: a folder in the state folder by default, or S3. */
+async function openBlobs(config: LoadedConfig): Promise<BlobStore> {
+  const backend = config.config.backend
+  const url = backend?.blobs ?? 'local'
+  if (url === 'local') {
+    const { LocalBlobStore } = await import('../storage/blobs/local/local-blob-store.js')
+    return LocalBlobStore.open(path.join(config.stateDir, 'blobs'))
+  }
+  // The SDK warns on every start under Node 20 that its releases after January 2027 will need Node 22; the version
+  // this package locks supports Node 20, so the warning only adds noise to every command (set it to 'false' to see it).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  const { S3BlobStore } = await import('../storage/blobs/s3/s3-blob-store.js')
+  const s3 = backend?.s3 ?? {}
+  return S3BlobStore.open(url, {
+    ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
+    ...(s3.region === undefined ? {} : { region: s3.region }),
+    ...(s3.forcePathStyle === undefined ? {} : { forcePathStyle: s3.forcePathStyle }),
+  })
+}
+
 /**
  * Opens the platform the configuration describes: metadata on SQLite (default) or PostgreSQL, blobs in a local
- * folder inside the state folder.
+ * folder inside the state folder (default) or on S3.
  */
 export async function openPlatform(config: LoadedConfig, options: PlatformOptions = {}): Promise<Platform> {
-  const { LocalBlobStore } = await import('../storage/blobs/local/local-blob-store.js')
   const { SqlJobQueue } = await import('../storage/queue/sql-job-queue.js')
   await removeStaleScratch(config.stateDir)
   const db = await openMetadata(config)
-  const blobs = await LocalBlobStore.open(path.join(config.stateDir, 'blobs'))
+  let blobs: BlobStore
+  try {
+    blobs = await openBlobs(config)
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
   const clock = options.now === undefined ? {} : { now: options.now }
   const queue = new SqlJobQueue(db, clock)
   return {

@@ -226,6 +226,20 @@ export const backendSpec = strict({
     .string()
     .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), { error: "expected 'sqlite' or a URL postgres://user@host:5432/database" })
     .optional(),
+  /** `local` (default: `<state>/blobs`) or an S3 location `s3://bucket/prefix` for datasets, quarantine and models. */
+  blobs: z
+    .string()
+    .refine((v) => v === 'local' || v.startsWith('s3://'), { error: "expected 'local' or a location s3://bucket/prefix" })
+    .optional(),
+  /**
+   * How to reach S3 (or an S3-compatible server); credentials come from the AWS SDK's usual chain
+   * (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, instance roles), never from this file.
+   */
+  s3: strict({
+    endpoint: z.url({ error: 'expected a URL such as http://127.0.0.1:9000' }).optional(),
+    region: z.string().min(1).optional(),
+    forcePathStyle: z.boolean().optional(),
+  }).optional(),
 })
 export type BackendSpec = z.infer<typeof backendSpec>
 
