@@ -7,11 +7,12 @@ import { datasetSpecOf } from '../data/datasets.js'
 import { datasetOverview } from '../data/overview.js'
 import { installAuth } from './auth.js'
 import { registerFeedbackRoutes } from './feedback-routes.js'
-import { renderHome, type DatasetSummary } from './home.js'
+import type { DatasetSummary } from './home.js'
 import { pipelineSummaries, registerModelRoutes } from './model-routes.js'
 import { registerPredictRoutes } from './predict-routes.js'
 import { registerQuarantineRoutes } from './quarantine-routes.js'
 import { registerRunRoutes, type RunEventStreamOptions } from './run-routes.js'
+import { registerDashboard } from './static.js'
 import type { ServingOptions } from '../serving/serving.js'
 
 export interface ServerOptions {
@@ -53,10 +54,11 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   app.get('/api/v1/datasets/:name', async (request) => datasetOverview(platform, datasetName(request.params)))
   app.get('/api/v1/datasets/:name/batches', async (request) => ({ batches: (await datasetOverview(platform, datasetName(request.params))).batches }))
   app.get('/api/v1/datasets/:name/schema', async (request) => ({ versions: await schemaVersions(platform.db, datasetName(request.params)) }))
-  app.get('/', async (_request, reply) => {
-    const names = Object.keys(platform.config.config.datasets ?? {})
-    const datasets = await Promise.all(names.map(async (name) => summary(platform, name)))
-    return reply.type('text/html; charset=utf-8').send(renderHome(datasets, await pipelineSummaries(platform)))
+  registerDashboard(app, {
+    status: async () => {
+      const names = Object.keys(platform.config.config.datasets ?? {})
+      return { datasets: await Promise.all(names.map(async (name) => summary(platform, name))), pipelines: await pipelineSummaries(platform) }
+    },
   })
   app.setNotFoundHandler(async (request, reply) => reply.code(404).send(new FreshetError('USAGE', `no route ${request.method} ${request.url}`).toJSON()))
   await app.ready()
