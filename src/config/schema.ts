@@ -97,12 +97,11 @@ export const pipelineSpec = strict({
     /**
      * `full` (default): train from scratch over the window. `warm-start`: continue from the production model's
      * weights (and its fitted feature transform) on the batches it has not learned from yet; without a compatible
-     * production model the run trains `full` and says why. `online` is not built yet and is refused.
+     * production model the run trains `full` and says why. `online` (linear trainer): continue from production's
+     * optimizer state over the new rows in event-time order, one pass, each row scored before it is learned
+     * (progressive validation, no holdout); every run registers the state as a snapshot version.
      */
-    strategy: z
-      .enum(['full', 'warm-start', 'online'], { error: 'expected full, warm-start or online' })
-      .refine((s) => s !== 'online', { error: "strategy 'online' is not built yet: use 'full' or 'warm-start'" })
-      .optional(),
+    strategy: z.enum(['full', 'warm-start', 'online'], { error: 'expected full, warm-start or online' }).optional(),
   }).optional(),
   split: z
     .discriminatedUnion('by', [

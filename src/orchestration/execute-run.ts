@@ -175,7 +175,7 @@ export async function executeRun(x: Execution): Promise<WorkResult> {
 /** The strategy a run's trigger asked for (`freshet train --strategy`), overriding the pipeline's. */
 export function requestedStrategy(run: Run): TrainingStrategy | undefined {
   const strategy = run.trigger.details?.strategy
-  return strategy === 'full' || strategy === 'warm-start' ? strategy : undefined
+  return strategy === 'full' || strategy === 'warm-start' || strategy === 'online' ? strategy : undefined
 }
 
 async function runSteps(

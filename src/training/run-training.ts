@@ -3,6 +3,7 @@ import type { Platform } from '../app/platform.js'
 import type { DatasetSpec, PipelineSpec, TrainerSpec } from '../config/schema.js'
 import { FreshetError, isFreshetError } from '../core/errors.js'
 import { version as freshetVersion } from '../core/package-root.js'
+import { identity } from '../core/random.js'
 import { listBatches } from '../data/batches.js'
 import { datasetSpecOf } from '../data/datasets.js'
 import type { ProductionEvaluation } from '../evaluation/gate.js'
@@ -19,7 +20,7 @@ import { serializeWeights } from './weights.js'
 export { headline, manifestFormat, resolveTrainer, type HeadlineMetrics, type ModelManifest } from './artifact.js'
 
 /** How a run trains: from scratch over the window, or on from the production model's weights. */
-export type TrainingStrategy = 'full' | 'warm-start'
+export type TrainingStrategy = 'full' | 'warm-start' | 'online'
 
 /** What the lineage says about the strategy: what was asked, what was done, and why they differ. */
 export interface StrategyRecord {
@@ -49,7 +50,7 @@ export interface TrainPipelineOptions {
   onEvent?: (event: TrainingEvent) => void
   batchIds?: readonly string[]
   /** Overrides the pipeline's `training.strategy`. */
-  strategy?: TrainingStrategy | 'online'
+  strategy?: TrainingStrategy
   /** The production version the caller pinned: compared with on the same holdout and warm-started from. */
   production?: number | null
 }
@@ -144,24 +145,31 @@ interface Plan {
  * fit the feature transform on the training side (or take the parent's for a warm start), train, evaluate on the
  * holdout, and evaluate the pinned production model on the same holdout rows. Runs in the trainer's child
  * process (see `runner.ts`).
- * @throws FreshetError `NO_TRAINING_DATA` when there is nothing (new) to train on, `CONFIG_INVALID` for the
- * `online` strategy (not built yet).
+ * With the `online` strategy (linear trainer), there is no holdout: the model continues from production's state over
+ * the new rows in event-time order, one pass, and each row is scored before it is learned (progressive validation);
+ * production is scored on the same rows with its frozen weights.
+ * @throws FreshetError `NO_TRAINING_DATA` when there is nothing (new) to train on, `CONFIG_INVALID` for `online`
+ * with a trainer other than `linear`.
  */
 export async function trainPipeline(platform: Platform, pipelineName: string, options: TrainPipelineOptions = {}): Promise<TrainedModel> {
   const pipeline = platform.config.config.pipelines?.[pipelineName]
   if (pipeline === undefined) throw new FreshetError('PIPELINE_NOT_FOUND', `pipeline ${JSON.stringify(pipelineName)} does not exist`)
   const dataset = datasetSpecOf(platform.config, pipeline.dataset)
   const requested = options.strategy ?? pipeline.training?.strategy ?? 'full'
-  if (requested === 'online') {
-    throw new FreshetError('CONFIG_INVALID', `pipeline ${pipelineName}: training strategy 'online' is not built yet`, { hint: "use strategy 'full' or 'warm-start'" })
+  if (requested === 'online' && pipeline.trainer.type !== 'linear') {
+    throw new FreshetError('CONFIG_INVALID', `pipeline ${pipelineName}: the online strategy needs the linear trainer, not ${pipeline.trainer.type}`, {
+      hint: "use strategy 'full' or 'warm-start' with this trainer",
+    })
   }
   const production =
     options.production === undefined || options.production === null
       ? null
       : await loadProduction(platform, pipelineName, pipeline, dataset.label ?? '', options.production)
-  const full = (fallback: string | null): Plan => ({ batchIds: options.batchIds, parent: undefined, strategy: { requested, used: 'full', fallback } })
+  // Online without a usable production model starts from zero, still online; warm start falls back to full.
+  const fromScratch = requested === 'online' ? 'online' : 'full'
+  const full = (fallback: string | null): Plan => ({ batchIds: options.batchIds, parent: undefined, strategy: { requested, used: fromScratch, fallback } })
   let plan = full(null)
-  if (requested === 'warm-start') {
+  if (requested === 'warm-start' || requested === 'online') {
     const problem = warmStartProblem(pipeline, production)
     if (problem !== null) {
       plan = full(problem)
@@ -171,11 +179,11 @@ export async function trainPipeline(platform: Platform, pipelineName: string, op
       const pinned = options.batchIds ?? (await listBatches(platform.db, pipeline.dataset)).filter((b) => b.state === 'accepted' || b.state === 'released').map((b) => b.id)
       const fresh = pinned.filter((id) => !covered.has(id))
       if (fresh.length === 0) {
-        throw new FreshetError('NO_TRAINING_DATA', `dataset ${pipeline.dataset} has no batches that production v${parent.version} has not learned from: a warm start has nothing new to train on`, {
+        throw new FreshetError('NO_TRAINING_DATA', `dataset ${pipeline.dataset} has no batches that production v${parent.version} has not learned from: ${requested === 'online' ? 'online training' : 'a warm start'} has nothing new to train on`, {
           hint: `ingest new data, or retrain from scratch: freshet train ${pipelineName} --strategy full`,
         })
       }
-      plan = { batchIds: fresh, parent, strategy: { requested, used: 'warm-start', fallback: null } }
+      plan = { batchIds: fresh, parent, strategy: { requested, used: requested, fallback: null } }
     }
   }
   try {
@@ -209,11 +217,14 @@ async function trainWith(
   if (parent !== undefined) {
     emit({ kind: 'phase', phase: 'data', message: `warm start from production v${parent.version}: training on the ${plan.batchIds?.length ?? 0} batches it has not learned from` })
   } else if (plan.strategy.fallback !== null) {
-    emit({ kind: 'phase', phase: 'data', message: `warm start is not possible (${plan.strategy.fallback}): training from scratch (full)` })
+    emit({ kind: 'phase', phase: 'data', message: `starting from production is not possible (${plan.strategy.fallback}): training from scratch (${plan.strategy.used})` })
   }
+  const online = plan.strategy.used === 'online'
   const baselineColumns = production !== null && !('problem' in production) ? featuresRead(production.manifest.transform) : undefined
   const rows = await loadTrainingRows(platform, pipelineName, pipeline, dataset, plan.batchIds, baselineColumns === undefined ? {} : { alsoRead: baselineColumns })
-  const split = splitRows(pipeline, rows.eventTimes, rows.labels.length)
+  // Online: every row is trained on, in event-time order (the order the rows are read in), and every row is also
+  // the evaluation, scored before it is learned.
+  const split = online ? { train: identity(rows.labels.length), test: identity(rows.labels.length) } : splitRows(pipeline, rows.eventTimes, rows.labels.length)
   if (split.train.length === 0 || split.test.length === 0) {
     throw new FreshetError('NO_TRAINING_DATA', `the split leaves ${split.train.length} training and ${split.test.length} holdout rows: both need at least one`, {
       hint: 'ingest more data, or change split.holdout',
@@ -235,7 +246,7 @@ async function trainWith(
   emit({ kind: 'phase', phase: 'features', message: parent === undefined ? `fitting features on ${split.train.length} rows` : `transforming ${split.train.length} rows with production v${parent.version}'s features` })
   const fitted = parent?.manifest.transform ?? fitTransform(pipeline.features, trainRows, { hashBits: hashBitsOf(pipeline.trainer) })
   const xTrain = transform(fitted, trainRows)
-  const xTest = transform(fitted, testRows)
+  const xTest = online ? xTrain : transform(fitted, testRows)
   const pick = (indices: Uint32Array) => Float64Array.from(indices, (i) => rows.labels[i] as number)
   const yTrain = pick(split.train)
   const yTest = pick(split.test)
@@ -243,6 +254,7 @@ async function trainWith(
 
   emit({ kind: 'phase', phase: 'train', message: `training ${pipeline.trainer.type} on ${yTrain.length} rows${parent === undefined ? '' : ` from production v${parent.version}'s weights`}` })
   const trainer = await resolveTrainer(pipeline.trainer, platform.config.root)
+  const progressive = online ? new Float64Array(yTrain.length) : undefined
   let weights
   try {
     weights = await trainer.fit(
@@ -250,6 +262,7 @@ async function trainWith(
       {
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(parent === undefined ? {} : { warmStart: parent.weights }),
+        ...(progressive === undefined ? { holdout: { x: xTest, y: yTest, task: pipeline.task } } : { progressive }),
         onProgress: (p) => emit({ kind: 'progress', total: yTrain.length, ...p }),
       },
     )
@@ -259,8 +272,8 @@ async function trainWith(
   }
   lap('train')
 
-  emit({ kind: 'phase', phase: 'evaluate', message: `evaluating on ${yTest.length} holdout rows` })
-  const predictions = trainer.predict(weights, xTest)
+  emit({ kind: 'phase', phase: 'evaluate', message: online ? `progressive validation on the ${yTest.length} rows, each scored before it was learned` : `evaluating on ${yTest.length} holdout rows` })
+  const predictions = progressive ?? trainer.predict(weights, xTest)
   const evaluation = pipeline.task === 'binary' ? binaryMetrics(yTest, predictions) : regressionMetrics(yTest, predictions)
   const baseline = production === null ? null : evaluateProduction(production, testRows, yTest)
   lap('evaluate')
@@ -279,9 +292,9 @@ async function trainWith(
     lineage: {
       dataset: pipeline.dataset,
       batches: rows.batches,
-      rows: { train: yTrain.length, holdout: yTest.length, unlabelled: rows.unlabelled },
+      rows: { train: yTrain.length, holdout: online ? 0 : yTest.length, ...(online ? { progressive: yTest.length } : {}), unlabelled: rows.unlabelled },
       eventTimes: { min: rows.minEventTime, max: rows.maxEventTime, holdoutFrom: Number.isFinite(holdoutFrom) ? new Date(holdoutFrom).toISOString() : null },
-      split: pipeline.split ?? { by: 'time', holdout: 0.2 },
+      split: online ? { by: 'progressive' } : (pipeline.split ?? { by: 'time', holdout: 0.2 }),
       configHash: hash(pipeline),
       featuresHash: hash(pipeline.features),
       trainer: pipeline.trainer,

@@ -39,6 +39,12 @@ export interface FitOptions {
   onProgress?: (progress: TrainingProgress) => void
   /** Continue from a previous model of the same trainer and shape instead of starting from zero. */
   warmStart?: ModelWeights
+  /**
+   * Online learning with progressive validation: one pass over the rows in the order given, and each row's
+   * prediction made before the trainer learns from it written here (length >= rows). Trainers that cannot learn
+   * online throw FreshetError `USAGE`.
+   */
+  progressive?: Float64Array
 }
 
 /**

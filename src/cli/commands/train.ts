@@ -74,12 +74,12 @@ export function registerTrain(program: Command): void {
     .argument('<pipeline>', 'pipeline name')
     .option('--wait', 'execute the run here (an in-process worker) and show its progress and evaluation; Ctrl+C cancels it')
     .option('--reason <text>', 'why (recorded with the run)')
-    .option('--strategy <strategy>', "full (retrain over the window) or warm-start (continue from production's weights on new batches); overrides training.strategy")
+    .option('--strategy <strategy>', "full (retrain over the window), warm-start (continue from production's weights on new batches) or online (one pass over the new rows in time order, scored before learned); overrides training.strategy")
     .option('--json', 'print the run as JSON')
     .action(async (pipeline: string, options: { wait?: boolean; reason?: string; json?: boolean; strategy?: string }, command: Command) => {
       const strategy = options.strategy
-      if (strategy !== undefined && strategy !== 'full' && strategy !== 'warm-start') {
-        throw new FreshetError('USAGE', `--strategy ${strategy}: expected full or warm-start${strategy === 'online' ? " ('online' is not built yet)" : ''}`)
+      if (strategy !== undefined && strategy !== 'full' && strategy !== 'warm-start' && strategy !== 'online') {
+        throw new FreshetError('USAGE', `--strategy ${strategy}: expected full, warm-start or online`)
       }
       await withPlatform(command.optsWithGlobals<GlobalOptions>(), async (platform) => {
         pipelineSpecOf(platform, pipeline)

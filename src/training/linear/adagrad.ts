@@ -31,6 +31,8 @@ export function adagradChunk(
   order: Uint32Array | null,
   start: number,
   end: number,
+  /** When given, receives each row's prediction made before its update (progressive validation), at the row's index. */
+  progressive: Float64Array | null = null,
 ): number {
   const { w, g2 } = state
   const { indptr, indices, values } = x
@@ -46,9 +48,11 @@ export function adagradChunk(
     let g: number
     if (logistic) {
       const prob = sigmoid(dot)
+      if (progressive !== null) progressive[row] = prob
       lossSum += logLoss(label, prob)
       g = prob - label
     } else {
+      if (progressive !== null) progressive[row] = dot
       g = dot - label
       lossSum += g * g
     }

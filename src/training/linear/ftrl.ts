@@ -51,6 +51,8 @@ export function ftrlChunk(
   start: number,
   end: number,
   scratch: Float64Array,
+  /** When given, receives each row's prediction made before its update (progressive validation), at the row's index. */
+  progressive: Float64Array | null = null,
 ): number {
   const { z, n } = state
   const { indptr, indices, values } = x
@@ -77,9 +79,11 @@ export function ftrlChunk(
     let g: number
     if (logistic) {
       const prob = sigmoid(dot)
+      if (progressive !== null) progressive[row] = prob
       lossSum += logLoss(label, prob)
       g = prob - label
     } else {
+      if (progressive !== null) progressive[row] = dot
       g = dot - label
       lossSum += g * g
     }

@@ -78,6 +78,12 @@ export function createLinearTrainer(spec: LinearSpec = {}): Trainer {
         `the trainer has hashBits ${spec.hashBits} but the features were hashed into 2^${hashBits} slots`,
       )
     }
+    const progressive = options.progressive ?? null
+    if (progressive !== null && (epochs !== 1 || progressive.length < x.rows)) {
+      throw new FreshetError('USAGE', epochs !== 1 ? `online training is one pass over the rows in time order, but the trainer has epochs ${epochs}` : `the progressive predictions need room for ${x.rows} rows, got ${progressive.length}`, {
+        hint: 'remove `epochs` from the linear trainer (or set it to 1) to train online',
+      })
+    }
     const [a, b] = startingState(options.warmStart, task, hashBits, x.cols)
     const logistic = task === 'binary'
     const order = epochs > 1 ? identity(x.rows) : null
@@ -92,8 +98,8 @@ export function createLinearTrainer(spec: LinearSpec = {}): Trainer {
         const end = Math.min(x.rows, start + CHUNK)
         lossSum +=
           optimizer === 'ftrl'
-            ? ftrlChunk({ z: a, n: b }, ftrl, x, y, logistic, order, start, end, scratch)
-            : adagradChunk({ w: a, g2: b }, adagrad, x, y, logistic, order, start, end)
+            ? ftrlChunk({ z: a, n: b }, ftrl, x, y, logistic, order, start, end, scratch, progressive)
+            : adagradChunk({ w: a, g2: b }, adagrad, x, y, logistic, order, start, end, progressive)
         examples += end - start
         options.onProgress?.({ examples, epoch, loss: lossSum / end })
         if (end < x.rows) await yieldToEventLoop()
