@@ -150,37 +150,63 @@ export async function scanCsv(file: string, compression: Compression, name: stri
  * @throws FreshetError `INPUT_MALFORMED` naming the line and the parser's complaint.
  */
 export async function scanJsonLines(file: string, compression: Compression, name: string): Promise<TextStructure> {
-  const lines = createInterface({ input: openText(file, compression), crlfDelay: Infinity })
   let lineNumber = 0
   let records = 0
-  try {
-    for await (const line of lines) {
-      lineNumber++
-      if (line.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(line)
-      } catch (error) {
-        throw new FreshetError('INPUT_MALFORMED', `${name} line ${lineNumber}: invalid JSON (${(error as Error).message})`, {
-          file: name,
-          line: lineNumber,
-          hint: 'each line must be one complete JSON object; fix that line and re-ingest the file',
-          cause: error,
-        })
-      }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw new FreshetError('INPUT_MALFORMED', `${name} line ${lineNumber}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, {
-          file: name,
-          line: lineNumber,
-          hint: 'JSON Lines files hold one object per line',
-        })
-      }
-      records++
+  // Lines are cut from the raw bytes (a newline byte never occurs inside a UTF-8 sequence) and decoded one by one:
+  // readline's per-chunk string decoding and splitting took half the time of the scan.
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  const check = (bytes: Uint8Array): void => {
+    lineNumber++
+    let text: string
+    try {
+      text = decoder.decode(bytes)
+    } catch {
+      throw new FreshetError('INPUT_BINARY', `${name} line ${lineNumber} is not valid UTF-8 text`, { file: name, line: lineNumber, hint: 'save the file as UTF-8 and re-ingest it' })
     }
+    if (text.trim() === '') return
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (error) {
+      throw new FreshetError('INPUT_MALFORMED', `${name} line ${lineNumber}: invalid JSON (${(error as Error).message})`, {
+        file: name,
+        line: lineNumber,
+        hint: 'each line must be one complete JSON object; fix that line and re-ingest the file',
+        cause: error,
+      })
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new FreshetError('INPUT_MALFORMED', `${name} line ${lineNumber}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, {
+        file: name,
+        line: lineNumber,
+        hint: 'JSON Lines files hold one object per line',
+      })
+    }
+    records++
+  }
+  const input = openText(file, compression)
+  try {
+    let pending: Buffer | undefined
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let from = 0
+      let newline = chunk.indexOf(10)
+      if (pending !== undefined && newline >= 0) {
+        check(Buffer.concat([pending, chunk.subarray(0, newline)]))
+        pending = undefined
+        from = newline + 1
+        newline = chunk.indexOf(10, from)
+      }
+      for (; newline >= 0; newline = chunk.indexOf(10, from)) {
+        check(chunk.subarray(from, newline))
+        from = newline + 1
+      }
+      if (from < chunk.length) pending = pending === undefined ? chunk.subarray(from) : Buffer.concat([pending, chunk.subarray(from)])
+    }
+    if (pending !== undefined) check(pending)
   } catch (error) {
     throw streamFailure(error, name)
   } finally {
-    lines.close()
+    input.destroy()
   }
   if (records === 0) {
     throw new FreshetError('INPUT_EMPTY', `${name} has no records (only blank lines)`, { file: name })
