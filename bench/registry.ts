@@ -14,4 +14,5 @@ export const benches: Readonly<Record<string, Bench>> = {
   serve: async () => (await import('./serve.js')).serveBench(),
   validate: async () => (await import('./validate.js')).validateBench(),
   freshness: async () => (await import('./freshness.js')).freshnessBench(),
+  backends: async () => (await import('./backends.js')).backendsBench(),
 }

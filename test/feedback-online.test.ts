@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildServer } from '../src/server/app.js'
+import { pollUntil } from './support/processes.js'
 import {
   clearlyNegative,
   clearlyPositive,
@@ -91,7 +92,11 @@ describe('feedback and online metrics', () => {
     const logloss =
       -labels.reduce((sum, y, i) => sum + (y === 1 ? Math.log(p[i]!) : Math.log(1 - p[i]!)), 0) / 4
     const accuracy = labels.filter((y, i) => (p[i]! >= 0.5 ? 1 : 0) === y).length / 4
-    const report = await online()
+    // The refused request is counted when its response has gone out, which may be just after the client read it.
+    const report = await pollUntil('the refused request to be counted', async () => {
+      const r = await online()
+      return (r.versions as { requests: number }[])[0]?.requests === 2 ? r : undefined
+    }, 10_000)
     expect(report).toMatchObject({ pipeline: 'p', task: 'binary', window: '1h', production: 1, canary: null })
     expect(report.versions).toEqual([
       {

@@ -241,8 +241,8 @@ describe('freshet up', () => {
         const started = await line(
           /landing: d\/a\.csv: batch \S+ accepted \(40 rows\); started run p\/(r_[0-9a-f]+); moved to in\/\.processed\/a\.csv/,
         )
-        await line(new RegExp(`worker: run ${started[1] ?? ''} (succeeded|failed)`))
-        expect(stdout).toContain(`worker: run ${started[1] ?? ''} succeeded`)
+        await line(new RegExp(`worker: run p/${started[1] ?? ''} (succeeded|failed)`))
+        expect(stdout).toMatch(new RegExp(`worker: run p/${started[1] ?? ''} succeeded: v1( \\(auc [\\d.]+\\))? deployed, production none -> v1`))
       } finally {
         child.kill('SIGTERM')
       }

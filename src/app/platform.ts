@@ -6,6 +6,8 @@ import type { MetadataDb } from '../storage/metadata/database.js'
 import { Registry } from '../registry/registry.js'
 import { Runs } from '../orchestration/runs.js'
 import type { JobQueue } from '../storage/queue/job-queue.js'
+import type { EventLog } from '../storage/log/event-log.js'
+import { topicLimits } from '../streaming/topics.js'
 
 /**
  * A running Freshet: configuration plus the adapters chosen for it. This module is the only place that knows
@@ -20,6 +22,8 @@ export interface Platform {
   readonly queue: JobQueue
   /** Pipeline runs, executed through {@link queue} by workers. */
   readonly runs: Runs
+  /** The event log (topics): embedded in the metadata database. */
+  readonly log: EventLog
   close(): Promise<void>
 }
 
@@ -76,6 +80,8 @@ export async function openPlatform(config: LoadedConfig, options: PlatformOption
   }
   const clock = options.now === undefined ? {} : { now: options.now }
   const queue = new SqlJobQueue(db, clock)
+  const { EmbeddedEventLog } = await import('../storage/log/embedded/embedded-event-log.js')
+  const log = new EmbeddedEventLog(db, { ...clock, topicLimits: topicLimits(config) })
   return {
     config,
     db,
@@ -83,7 +89,9 @@ export async function openPlatform(config: LoadedConfig, options: PlatformOption
     registry: new Registry(db, blobs),
     queue,
     runs: new Runs(db, queue, clock),
+    log,
     async close() {
+      await log.close()
       await blobs.close()
       await db.destroy()
     },

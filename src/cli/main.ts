@@ -8,6 +8,7 @@ import { registerInit } from './commands/init.js'
 import { registerIngest } from './commands/ingest.js'
 import { registerModels } from './commands/models.js'
 import { registerPredict } from './commands/predict.js'
+import { registerPublish } from './commands/publish.js'
 import { registerQuarantine } from './commands/quarantine.js'
 import { registerRollback } from './commands/rollback.js'
 import { registerRuns } from './commands/runs.js'
@@ -35,6 +36,7 @@ registerModels(program)
 registerDeploy(program)
 registerRollback(program)
 registerPredict(program)
+registerPublish(program)
 registerUp(program)
 registerWorker(program)
 registerDemo(program)

@@ -36,7 +36,7 @@ describe('config validation', () => {
 
   it('suggests the closest trainer type and names pipelines pointing at missing datasets', () => {
     expect(problems({ datasets: { emails: {} }, pipelines: { spam: { ...pipeline, trainer: { type: 'liner' } } } })).toContain(
-      'pipelines.spam.trainer.type: expected one of linear, naive-bayes, custom, got "liner" (did you mean "linear"?)',
+      'pipelines.spam.trainer.type: expected one of linear, naive-bayes, custom, command, got "liner" (did you mean "linear"?)',
     )
     expect(problems({ datasets: { emails: {} }, pipelines: { spam: { ...pipeline, dataset: 'email' } } })).toContain(
       'pipelines.spam.dataset: expected one of the datasets (emails), got "email" (did you mean "emails"?)',

@@ -57,8 +57,19 @@ const customTrainer = strict({
   module: z.string().min(1),
   options: z.record(z.string(), z.unknown()).optional(),
 })
-export const trainerSpec = z.discriminatedUnion('type', [linearTrainer, naiveBayesTrainer, customTrainer], {
-  error: 'expected a trainer type: linear, naive-bayes or custom',
+// The command runs as given (no shell); it comes only from the config file, never from the API.
+const commandTrainer = strict({
+  type: z.literal('command'),
+  argv: z
+    .array(z.string({ error: 'expected every argv entry to be a string' }).min(1, { error: 'expected non-empty argv entries' }), { error: 'expected argv: an array of strings, the program first' })
+    .min(1, { error: 'expected argv to name a program: a non-empty array of strings' }),
+  format: z.enum(['xgboost-json'], { error: 'expected a model format: xgboost-json' }).optional(),
+  modelFile: z.string().min(1).regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\0\\]+$/, { error: 'expected a relative path inside the output directory' }).optional(),
+  timeout: duration.optional(),
+  hashBits: int(10, 30).optional(),
+})
+export const trainerSpec = z.discriminatedUnion('type', [linearTrainer, naiveBayesTrainer, customTrainer, commandTrainer], {
+  error: 'expected a trainer type: linear, naive-bayes, custom or command',
 })
 export type TrainerSpec = z.infer<typeof trainerSpec>
 
@@ -242,6 +253,43 @@ export const backendSpec = strict({
 })
 export type BackendSpec = z.infer<typeof backendSpec>
 
+/** Field types an event of a topic can have. */
+export const topicFieldTypes = ['string', 'number', 'boolean', 'timestamp'] as const
+export type TopicFieldType = (typeof topicFieldTypes)[number]
+
+/**
+ * A topic of the event log. Published events are JSON objects with exactly the `schema`'s fields; an event that is
+ * not goes to the topic `<name>.dead-letter` with the reasons (never dropped). `key` and `eventTime` name fields of
+ * the schema (`eventTime` a timestamp). `maxEventBytes` bounds one event's JSON (default 64KB), `maxBacklog` the
+ * events not yet consumed (default 100 000; a publish past it answers 429), `retention` how long consumed events
+ * are kept (default: forever).
+ */
+export const topicSpec = strict({
+  schema: z.record(
+    columnName,
+    z.enum(topicFieldTypes, { error: `expected one of ${topicFieldTypes.join(', ')}` }),
+    { error: "expected the event's fields and types, like { user: 'string', at: 'timestamp' }" },
+  ),
+  key: columnName.optional(),
+  eventTime: columnName.optional(),
+  maxEventBytes: size.optional(),
+  maxBacklog: int(1, 1e9).optional(),
+  retention: duration.optional(),
+}).superRefine((topic, ctx) => {
+  const fields = Object.keys(topic.schema)
+  if (fields.length === 0) ctx.addIssue({ code: 'custom', path: ['schema'], input: topic.schema, message: 'expected at least one field' })
+  for (const which of ['key', 'eventTime'] as const) {
+    const field = topic[which]
+    if (field !== undefined && !fields.includes(field)) {
+      ctx.addIssue({ code: 'custom', path: [which], input: field, message: `expected a field of the schema (${fields.join(', ')})` })
+    }
+  }
+  if (topic.eventTime !== undefined && topic.schema[topic.eventTime] !== undefined && topic.schema[topic.eventTime] !== 'timestamp') {
+    ctx.addIssue({ code: 'custom', path: ['eventTime'], input: topic.eventTime, message: "expected a field of type 'timestamp'" })
+  }
+})
+export type TopicSpec = z.infer<typeof topicSpec>
+
 export const configSchema = strict({
   /** State directory (database, blobs), relative to the config file. Default `.freshet`. */
   state: z.string().min(1).optional(),
@@ -253,6 +301,8 @@ export const configSchema = strict({
   }).optional(),
   datasets: z.record(nameKey, datasetSpec).optional(),
   pipelines: z.record(nameKey, pipelineSpec).optional(),
+  /** Topics of the event log, published to over HTTP, by `freshet publish` or `publish()`. */
+  topics: z.record(nameKey, topicSpec).optional(),
 })
 
 /** The configuration as a user writes it. */

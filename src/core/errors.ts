@@ -40,6 +40,8 @@ export const errorCatalog = {
   CANARY_CONFLICT: { http: 409, exit: 1 },
   CANARY_NOT_FOUND: { http: 404, exit: 1 },
   BACKEND_UNAVAILABLE: { http: 503, exit: 1 },
+  TOPIC_NOT_FOUND: { http: 404, exit: 1 },
+  OFFSET_CONFLICT: { http: 409, exit: 1 },
 } as const satisfies Record<string, { http: number; exit: number }>
 
 export type ErrorCode = keyof typeof errorCatalog

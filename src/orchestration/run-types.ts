@@ -10,8 +10,8 @@ export type StepName = (typeof stepNames)[number]
 /** `skipped`: not needed (the gate failed, deploy.auto is false) or not reached (an earlier step failed). */
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
 
-/** What started a run. Only `manual` exists so far; schedule, storage and data triggers come next. */
-export type TriggerType = 'manual' | 'schedule' | 'storage' | 'data'
+/** What started a run: an operator (`manual`), a trigger, or a monitor rule's `retrain` action. */
+export type TriggerType = 'manual' | 'schedule' | 'storage' | 'data' | 'monitor'
 
 export interface RunTrigger {
   readonly type: TriggerType

@@ -13,6 +13,7 @@ import { registerPredictRoutes } from './predict-routes.js'
 import { registerQuarantineRoutes } from './quarantine-routes.js'
 import { registerRunRoutes, type RunEventStreamOptions } from './run-routes.js'
 import { registerDashboard } from './static.js'
+import { registerTopicRoutes } from './topic-routes.js'
 import type { ServingOptions } from '../serving/serving.js'
 
 export interface ServerOptions {
@@ -46,6 +47,7 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   registerModelRoutes(app, platform)
   registerQuarantineRoutes(app, platform)
   registerRunRoutes(app, platform, options.runEvents)
+  registerTopicRoutes(app, platform)
   app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
     const names = Object.keys(platform.config.config.datasets ?? {})

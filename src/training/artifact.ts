@@ -4,6 +4,7 @@ import { FreshetError } from '../core/errors.js'
 import type { BinaryMetrics, RegressionMetrics } from '../evaluation/metrics.js'
 import type { FittedTransform } from '../features/transform.js'
 import { createTrainer } from './built-ins.js'
+import { createCommandTrainer } from './command/command-trainer.js'
 import { isTrainer, type Trainer } from './trainer.js'
 
 export const manifestFormat = 'freshet-model/1'
@@ -43,6 +44,8 @@ export function headline(evaluation: BinaryMetrics | RegressionMetrics): Headlin
 
 /** Loads the trainer a pipeline names: a built-in, or a custom module's default export (a Trainer or a factory). */
 export async function resolveTrainer(spec: TrainerSpec, root: string): Promise<Trainer> {
+  // The command runs in the workspace; serving only scores the model it wrote.
+  if (spec.type === 'command') return createCommandTrainer(spec, { cwd: root })
   if (spec.type !== 'custom') return createTrainer(spec)
   const file = path.resolve(root, spec.module)
   const { createJiti } = await import('jiti')

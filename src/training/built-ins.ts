@@ -1,4 +1,5 @@
 import type { TrainerSpec } from '../config/schema.js'
+import { createCommandTrainer } from './command/command-trainer.js'
 import { createLinearTrainer } from './linear/linear-trainer.js'
 import { createNaiveBayesTrainer } from './naive-bayes/naive-bayes-trainer.js'
 import type { Trainer } from './trainer.js'
@@ -19,5 +20,7 @@ export function createTrainer(spec: BuiltInTrainerSpec): Trainer {
       return createLinearTrainer(spec)
     case 'naive-bayes':
       return createNaiveBayesTrainer(spec)
+    case 'command':
+      return createCommandTrainer(spec)
   }
 }

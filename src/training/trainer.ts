@@ -45,6 +45,8 @@ export interface FitOptions {
    * online throw FreshetError `USAGE`.
    */
   progressive?: Float64Array
+  /** The holdout rows the run evaluates on afterwards, for trainers that report their own evaluation (never learned from). */
+  holdout?: TrainingData
 }
 
 /**

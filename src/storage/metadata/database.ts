@@ -270,6 +270,9 @@ export interface Database {
   serving_counts: ServingCountTable
   canaries: CanaryTable
   schedule_cursors: ScheduleCursorTable
+  event_log_topics: EventLogTopicTable
+  event_log_events: EventLogEventTable
+  event_log_consumers: EventLogConsumerTable
 }
 
 /** Per pipeline schedule (cron and time zone): the latest scheduled time handled, or when it was first seen. */
@@ -279,5 +282,37 @@ export interface ScheduleCursorTable {
   cursor_at: string
   updated_at: string
 }
+
+/** A topic of the embedded event log: its offset counter and how far it was trimmed. */
+export interface EventLogTopicTable {
+  topic: string
+  /** Offset of the latest event appended (0 before the first). */
+  last_offset: number
+  /** Every event at or below this offset was trimmed (retention). */
+  trimmed_offset: number
+  created_at: string
+}
+
+export interface EventLogEventTable {
+  topic: string
+  /** 1, 2, 3… per topic, in append order. */
+  event_offset: number
+  /** The producer's id, unique per topic (dedup of retried appends). */
+  message_id: string | null
+  event_key: string | null
+  /** JSON. */
+  payload: string
+  appended_at: string
+}
+
+/** A durable named consumer of a topic: everything at or below `committed_offset` is done. */
+export interface EventLogConsumerTable {
+  topic: string
+  name: string
+  committed_offset: number
+  created_at: string
+  updated_at: string
+}
+
 
 export type MetadataDb = Kysely<Database>

@@ -6,6 +6,7 @@ import { jobs004 } from './004-jobs.js'
 import { runs005 } from './005-runs.js'
 import { serving007 } from './007-serving.js'
 import { schedules008 } from './008-schedules.js'
+import { eventLog009 } from './009-event-log.js'
 
 /** Every migration, in order. Names sort lexically; never rename or edit one that has shipped. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '005-runs': runs005,
   '007-serving': serving007,
   '008-schedules': schedules008,
+  '009-event-log': eventLog009,
 }
 
 export const migrationProvider: MigrationProvider = {
