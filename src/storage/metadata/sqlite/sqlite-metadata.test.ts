@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { sql } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { packageRoot } from '../../../core/package-root.js'
 import { migrationProvider } from '../migrations/index.js'
 import { openSqliteMetadata } from './sqlite-metadata.js'
 
@@ -28,6 +31,28 @@ describe('SQLite metadata store', () => {
     const applied = await sql<{ name: string }>`SELECT name FROM freshet_migrations`.execute(reopened)
     expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(await migrationProvider.getMigrations()).sort())
     await reopened.destroy()
+  })
+
+  it('processes that open a new database at the same moment all start: the migration runs once, the others wait', async () => {
+    const file = path.join(dir, 'shared.db')
+    const module = pathToFileURL(path.join(packageRoot, 'dist', 'src', 'storage', 'metadata', 'sqlite', 'sqlite-metadata.js')).href
+    const script = `const { openSqliteMetadata } = await import(${JSON.stringify(module)}); const db = await openSqliteMetadata(${JSON.stringify(file)}); await db.destroy(); console.log('opened')`
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+          let out = ''
+          child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+          child.stderr.on('data', (c: Buffer) => (out += c.toString()))
+          child.on('close', (code) => resolve({ code, out }))
+        }),
+      ),
+    )
+    for (const r of results) expect(r, r.out).toMatchObject({ code: 0, out: 'opened\n' })
+    const db = await openSqliteMetadata(file)
+    const applied = await sql<{ name: string }>`SELECT name FROM freshet_migrations`.execute(db)
+    expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(await migrationProvider.getMigrations()).sort())
+    await db.destroy()
   })
 
   it('rejects a second batch with the same bytes in a dataset', async () => {

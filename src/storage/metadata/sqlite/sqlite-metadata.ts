@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely'
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type SqliteDialectConfig } from 'kysely'
 import type { Database, MetadataDb } from '../database.js'
-import { migrateToLatest } from '../migrate.js'
+import { isMigrated, migrateToLatest } from '../migrate.js'
 
 // SQLite runs DDL inside transactions, but Kysely's SQLite adapter says it does not, so its migrator would apply a
 // migration statement by statement: a process killed half-way would leave tables that the next start cannot create
@@ -14,9 +14,30 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+// A deferred `begin` takes the write lock at the transaction's first write; when another process holds it then,
+// SQLite answers SQLITE_BUSY at once instead of waiting (it cannot upgrade a read lock without risking a deadlock),
+// so two processes migrating a new database together failed with "database is locked". `begin immediate` takes the
+// write lock first and waits for it under busy_timeout; readers are not blocked (WAL).
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+
 class FreshetSqliteDialect extends SqliteDialect {
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter()
+  }
+}
+
+/** The dialect migrations run with: transactional DDL, and transactions that take the write lock first. */
+class MigratingSqliteDialect extends FreshetSqliteDialect {
+  constructor(private readonly options: SqliteDialectConfig) {
+    super(options)
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.options)
   }
 }
 
@@ -33,6 +54,10 @@ export async function openSqliteMetadata(file: string): Promise<MetadataDb> {
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
   const db = new Kysely<Database>({ dialect: new FreshetSqliteDialect({ database: sqlite }) })
-  await migrateToLatest(db)
+  if (!(await isMigrated(db))) {
+    // Over the same connection; not destroyed, which would close it.
+    const migrating = new Kysely<Database>({ dialect: new MigratingSqliteDialect({ database: sqlite }) })
+    await migrateToLatest(migrating)
+  }
   return db
 }
