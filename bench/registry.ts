@@ -15,4 +15,5 @@ export const benches: Readonly<Record<string, Bench>> = {
   validate: async () => (await import('./validate.js')).validateBench(),
   freshness: async () => (await import('./freshness.js')).freshnessBench(),
   backends: async () => (await import('./backends.js')).backendsBench(),
+  stream: async () => (await import('./stream.js')).streamBench(),
 }

@@ -7,6 +7,7 @@ import { registerDeploy } from './commands/deploy.js'
 import { registerInit } from './commands/init.js'
 import { registerIngest } from './commands/ingest.js'
 import { registerModels } from './commands/models.js'
+import { registerMonitor } from './commands/monitor.js'
 import { registerPredict } from './commands/predict.js'
 import { registerPublish } from './commands/publish.js'
 import { registerQuarantine } from './commands/quarantine.js'
@@ -33,6 +34,7 @@ registerQuarantine(program)
 registerTrain(program)
 registerRuns(program)
 registerModels(program)
+registerMonitor(program)
 registerDeploy(program)
 registerRollback(program)
 registerPredict(program)

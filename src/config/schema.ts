@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { namePattern } from '../core/names.js'
+import { parseCondition } from '../monitoring/expression.js'
 import { columnName, duration, fraction, int, nonNegative, positive, size, strict } from './zod-helpers.js'
 
 /** Column types a dataset schema can declare. */
@@ -97,6 +98,26 @@ const trigger = z.discriminatedUnion(
 
 const metricName = z.string().min(1)
 
+/** A monitor rule's condition: parsed (never evaluated as code) when the config loads; errors name the position. */
+const monitorCondition = z.string({ error: "expected a condition like 'drift > 0.2'" }).superRefine((text, ctx) => {
+  try {
+    parseCondition(text)
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message })
+  }
+})
+const monitorRule = strict({
+  /** Default: the condition's text. */
+  name: z.string().min(1).max(200).optional(),
+  when: monitorCondition,
+  /** How long the condition must hold before the rule fires (default 0s). */
+  for: duration.optional(),
+  then: z.array(z.enum(['alert', 'retrain', 'rollback'], { error: 'expected alert, retrain or rollback' })).min(1, { error: 'expected at least one action' }),
+})
+
+/** A topic of the event log: a name, or a derived one such as `impressions.scored`. */
+const logTopic = z.string().regex(/^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/, { error: "expected a topic name such as 'impressions' or 'impressions.scored'" })
+
 export const pipelineSpec = strict({
   dataset: z.string({ error: 'expected the name of a dataset' }),
   task: z.enum(['binary', 'regression'], { error: 'expected binary or regression' }),
@@ -162,6 +183,31 @@ export const pipelineSpec = strict({
       })
       .optional(),
   }).optional(),
+  /**
+   * Serving drift and online quality are measured per `window` (default 1h) once it has `minRows` predictions
+   * (default 100); staleness (time since the newest training data, since the last deploy) against its budgets.
+   */
+  monitoring: strict({
+    window: duration.optional(),
+    minRows: int(1, 1e9).optional(),
+    staleness: strict({ data: duration.optional(), deploy: duration.optional() }).optional(),
+  }).optional(),
+  /**
+   * Stream scoring: each event of `topic` is scored with the production model and `{eventId, prediction,
+   * modelVersion, predictionId}` is published to `output` and the prediction log; an event the model cannot score
+   * goes to `<output>.dead-letter` with the reason. `id` names the event field used as `eventId` (default:
+   * `<topic>:<offset>`); `batch` is the most events scored per transaction (default 500).
+   */
+  score: strict({ topic: logTopic, output: logTopic, id: columnName.optional(), batch: int(1, 10_000).optional() }).optional(),
+  /** Rules over drift, online metrics, error rate and staleness, with actions (see src/monitoring/expression.ts). */
+  monitors: z
+    .array(monitorRule)
+    .refine((rules) => new Set(rules.map((r) => r.name ?? r.when)).size === rules.length, { error: 'two monitors have the same name: give each a distinct name' })
+    .optional(),
+  /** Where `alert` actions go besides the log: a webhook POSTed JSON signed with HMAC-SHA256 of the secret in `secretEnv`. */
+  alerts: strict({
+    webhook: strict({ url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }), secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected the name of an environment variable' }).optional() }).optional(),
+  }).optional(),
 })
 export type PipelineSpec = z.infer<typeof pipelineSpec>
 
@@ -222,6 +268,43 @@ export const datasetSpec = strict({
   }).optional(),
   maxFileSize: size.optional(),
   validation: validationSpec.optional(),
+  /**
+   * Delayed labels (src/streaming/labels.ts): examples come from the `examples` topic, and an example is positive
+   * when an event of the `topic` with the same `key` arrives within `window` of it (by event time), negative once
+   * the watermark (the lower of both topics' latest event time, minus `lateness`) has passed its window, pending
+   * before. Only matured examples are written as batches, per `bucket` of event time (default 1d).
+   */
+  labels: strict({
+    examples: z.string().min(1),
+    topic: z.string().min(1),
+    key: columnName,
+    window: duration,
+    bucket: duration.optional(),
+    lateness: duration.optional(),
+  }).optional(),
+  /**
+   * Stream source (src/streaming/stream-source.ts): events of `topic` are cut into event-time tumbling windows of
+   * `window` (the dataset's `eventTime` names the event-time field); a window closes when the watermark (latest event
+   * time seen minus `allowedLateness`, default 0) passes its end and becomes one batch of its events, or of per-key
+   * `aggregate`s. Events for a closed window make a correction batch; those more than `dropAfter` (default 7d) past
+   * their window's end go to the topic `<topic>.too-late`.
+   */
+  stream: strict({
+    topic: logTopic,
+    window: duration,
+    allowedLateness: duration.optional(),
+    dropAfter: duration.optional(),
+    aggregate: strict({
+      by: z.array(columnName).min(1, { error: 'expected at least one key field' }),
+      fields: z.record(
+        columnName,
+        strict({
+          op: z.enum(['count', 'sum', 'mean', 'min', 'max', 'last', 'distinct'], { error: 'expected count, sum, mean, min, max, last or distinct' }),
+          of: columnName.optional(),
+        }),
+      ),
+    }).optional(),
+  }).optional(),
 })
 export type DatasetSpec = z.infer<typeof datasetSpec>
 

@@ -72,7 +72,18 @@ async function stageCopy(file: string, dir: string, limit: number, name: string)
  * @throws FreshetError `DATASET_NOT_FOUND`, `FILE_NOT_FOUND`, `INPUT_EMPTY`, `INPUT_BINARY`, `INPUT_TOO_LARGE`,
  *   `INPUT_MALFORMED` (naming the line where known).
  */
-export async function ingestFile(ctx: IngestContext, dataset: string, file: string, options: { signal?: AbortSignal; displayName?: string } = {}): Promise<IngestResult> {
+export async function ingestFile(
+  ctx: IngestContext,
+  dataset: string,
+  file: string,
+  options: {
+    signal?: AbortSignal
+    displayName?: string
+    /** The batch's id (instead of one derived from its bytes) and the batch it corrects: a stream window's version. */
+    batch?: { id: string; parentId?: string }
+  } = {},
+): Promise<IngestResult> {
+  const identity = options.batch === undefined ? {} : { id: options.batch.id, ...(options.batch.parentId === undefined ? {} : { parentId: options.batch.parentId }) }
   const spec = datasetSpecOf(ctx.config, dataset)
   const name = options.displayName ?? file
   const limit = spec.maxFileSize === undefined ? defaultMaxFileSize : typeof spec.maxFileSize === 'number' ? spec.maxFileSize : parseSize(spec.maxFileSize)
@@ -146,7 +157,7 @@ export async function ingestFile(ctx: IngestContext, dataset: string, file: stri
         await put(`${prefix}/data.parquet`, good)
         await put(`${prefix}/bad-rows.parquet`, bad)
         const badRows = outcome.report.badRows.count
-        const accepted = await recordBatch(ctx.db, { ...base, sha256: staged.sha256, rows: read.rows - badRows, dataKey: `${prefix}/data.parquet`, statistics: goodStats, ...eventRange(goodStats), state: 'accepted', validation: outcome.report })
+        const accepted = await recordBatch(ctx.db, { ...base, ...identity, sha256: staged.sha256, rows: read.rows - badRows, dataKey: `${prefix}/data.parquet`, statistics: goodStats, ...eventRange(goodStats), state: 'accepted', validation: outcome.report })
         const quarantined = await recordBatch(ctx.db, {
           ...base,
           id: batchIdOf(dataset, `${staged.sha256}:bad-rows`),
@@ -163,7 +174,7 @@ export async function ingestFile(ctx: IngestContext, dataset: string, file: stri
       }
       const dataKey = read.parquetFile === staged.path ? originalKey : `${prefix}/data.parquet`
       if (dataKey !== originalKey) await put(dataKey, read.parquetFile)
-      const recorded = await recordBatch(ctx.db, { ...base, sha256: staged.sha256, rows: read.rows, dataKey, statistics, ...eventRange(statistics), state: blocking ? 'quarantined' : 'accepted', validation: outcome.report })
+      const recorded = await recordBatch(ctx.db, { ...base, ...identity, sha256: staged.sha256, rows: read.rows, dataKey, statistics, ...eventRange(statistics), state: blocking ? 'quarantined' : 'accepted', validation: outcome.report })
       return { status: 'ingested', batch: recorded.batch, file: name, anomalies: outcome.report.anomalies, ...(recorded.schemaChange === undefined ? {} : { schemaChange: recorded.schemaChange }) }
     } catch (error) {
       // Two ingests of the same bytes raced: the other one recorded the batch first.

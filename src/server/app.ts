@@ -8,12 +8,15 @@ import { datasetOverview } from '../data/overview.js'
 import { installAuth } from './auth.js'
 import { registerFeedbackRoutes } from './feedback-routes.js'
 import type { DatasetSummary } from './home.js'
+import { registerMetricsRoutes } from './metrics-routes.js'
+import { registerMonitoringRoutes } from './monitoring-routes.js'
 import { pipelineSummaries, registerModelRoutes } from './model-routes.js'
 import { registerPredictRoutes } from './predict-routes.js'
 import { registerQuarantineRoutes } from './quarantine-routes.js'
 import { registerRunRoutes, type RunEventStreamOptions } from './run-routes.js'
 import { registerDashboard } from './static.js'
 import { registerTopicRoutes } from './topic-routes.js'
+import { registerStreamRoutes } from './stream-routes.js'
 import type { ServingOptions } from '../serving/serving.js'
 
 export interface ServerOptions {
@@ -30,6 +33,7 @@ export interface ServerOptions {
 export async function buildServer(platform: Platform, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1024 * 1024 })
   installAuth(app, options.token)
+  registerMetricsRoutes(app, platform)
   app.setErrorHandler((error, _request, reply) => {
     if (isFreshetError(error)) return reply.code(error.httpStatus).send(error.toJSON())
     const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500
@@ -47,7 +51,9 @@ export async function buildServer(platform: Platform, options: ServerOptions = {
   registerModelRoutes(app, platform)
   registerQuarantineRoutes(app, platform)
   registerRunRoutes(app, platform, options.runEvents)
+  registerMonitoringRoutes(app, platform)
   registerTopicRoutes(app, platform)
+  registerStreamRoutes(app, platform)
   app.get('/healthz', () => ({ status: 'ok' }))
   app.get('/api/v1/datasets', async () => {
     const names = Object.keys(platform.config.config.datasets ?? {})

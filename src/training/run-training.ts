@@ -10,6 +10,7 @@ import type { ProductionEvaluation } from '../evaluation/gate.js'
 import { binaryMetrics, regressionMetrics, type BinaryMetrics, type RegressionMetrics } from '../evaluation/metrics.js'
 import { randomSplit, timeHoldout, timeSplit, type Split } from '../evaluation/splits.js'
 import { fitTransform, inputColumns, transform, type ColumnarBatch, type FittedTransform } from '../features/transform.js'
+import { servingBaseline } from '../monitoring/baseline.js'
 import { headline, manifestFormat, resolveTrainer, type HeadlineMetrics, type ModelManifest } from './artifact.js'
 import { DEFAULT_HASH_BITS } from './built-ins.js'
 import { evaluateProduction, featuresRead, loadProduction, type ProductionModel, type UnusableProduction } from './production-model.js'
@@ -303,6 +304,8 @@ async function trainWith(
       coveredBatches: [...covered],
       freshetVersion,
       timingsMs: timings,
+      // What serving drift is measured against (src/monitoring): training distributions and holdout predictions.
+      monitoring: servingBaseline(fitted, trainRows, predictions),
     },
   }
 }

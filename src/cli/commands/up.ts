@@ -80,17 +80,41 @@ export async function serveUntilStopped(
     onDecision: (c) => say(`canary: ${c.pipeline} v${c.version} ${c.action}: ${c.reason}`),
     onError: (error) => say(`canary: ${firstLine(error)}; trying again`),
   })
+  const { startMonitor } = await import('../../monitoring/monitor.js')
+  const stopMonitor = startMonitor(platform, {
+    intervalMs: 30_000,
+    onError: (error, pipeline) => say(`monitor: ${pipeline === undefined ? '' : `${pipeline}: `}${firstLine(error)}; trying again`),
+  })
   let triggers
   try {
     triggers = await startReportingTriggers(platform)
   } catch (error) {
     await worker.stop({ timeoutMs: 0 })
     await stopCanaries()
+    await stopMonitor()
     await app.close()
     throw error
   }
+  const { startStreams } = await import('../../streaming/stream-source.js')
+  const streams = startStreams(platform, {
+    onNotice: (n) => {
+      if (n.type === 'error') say(`stream: ${n.dataset}: ${firstLine(n.error)}; trying again`)
+      else for (const v of n.step.sealed) say(`stream: ${n.step.dataset} window ${v.windowStart} v${v.version}: batch ${v.batchId} ${v.state}`)
+    },
+  })
+  for (const dataset of streams.datasets) say(`stream: consuming for dataset ${dataset}`)
+  const { startStreamScoring } = await import('../../streaming/scoring.js')
+  const scoring = startStreamScoring(platform, {
+    onError: (pipeline, error) => say(`scoring: ${pipeline}: ${firstLine(error)}; trying again`),
+  })
+  for (const pipeline of scoring.pipelines) say(`scoring: ${pipeline} scores its topic's events with its production model`)
+  const { startLabelJoins } = await import('../../streaming/labels.js')
+  const labels = startLabelJoins(platform, {
+    onError: (dataset, error) => say(`labels: ${dataset}: ${firstLine(error)}; trying again`),
+  })
+  for (const dataset of labels.datasets) say(`labels: joining delayed labels for dataset ${dataset}`)
   process.stdout.write(
-    `Freshet is serving ${url} (status page), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz, and running queued runs (worker ${worker.id}). Ctrl+C stops it.\n`,
+    `Freshet is serving ${url} (dashboard), ${url}/api/v1/datasets (API), ${url}/v1/models/{pipeline}:predict, ${url}/healthz, and running queued runs (worker ${worker.id}). Ctrl+C stops it.\n`,
   )
   onListening?.(url)
   await untilStopSignal()
@@ -98,8 +122,12 @@ export async function serveUntilStopped(
   process.stdout.write(
     'stopping: landing folders and triggers first, then no new runs are claimed; the current run has 30s to finish\n',
   )
+  await streams.stop()
+  await scoring.stop()
+  await labels.stop()
   await triggers.stop()
   await stopCanaries()
+  await stopMonitor()
   await worker.stop({ timeoutMs: 30_000 })
   await app.close()
   await platform.close()

@@ -273,6 +273,13 @@ export interface Database {
   event_log_topics: EventLogTopicTable
   event_log_events: EventLogEventTable
   event_log_consumers: EventLogConsumerTable
+  monitor_windows: MonitorWindowTable
+  monitor_rules: MonitorRuleTable
+  monitor_events: MonitorEventTable
+  stream_state: StreamStateTable
+  stream_events: StreamEventTable
+  stream_windows: StreamWindowTable
+  stream_versions: StreamVersionTable
 }
 
 /** Per pipeline schedule (cron and time zone): the latest scheduled time handled, or when it was first seen. */
@@ -314,5 +321,101 @@ export interface EventLogConsumerTable {
   updated_at: string
 }
 
+/** Serving drift and online quality of a pipeline in one monitoring window. */
+export interface MonitorWindowTable {
+  pipeline: string
+  window_start: string
+  window_end: string
+  /** The production version whose served instances were compared; null when there was none. */
+  version: number | null
+  /** Predictions of that version read in the window. */
+  rows: number
+  /** 1 when only the latest predictions of the window were read. */
+  sampled: number
+  drift: number | null
+  prediction_drift: number | null
+  /** JSON: feature -> `FeatureDrift`. */
+  features: string
+  /** JSON: `VersionOnlineMetrics[]`. */
+  online: string
+  /** Why drift could not be computed (no production model, no training baseline). */
+  note: string | null
+  computed_at: string
+}
+
+/** The state of one monitor rule of a pipeline. */
+export interface MonitorRuleTable {
+  pipeline: string
+  rule: string
+  /** `ok`, `pending` or `firing`. */
+  state: string
+  /** When its condition became true (pending and firing). */
+  since: string | null
+  /** JSON: the variables at the last change. */
+  values: string
+  changed_at: string
+}
+
+/** A transition of a monitor rule. */
+export interface MonitorEventTable {
+  id: string
+  pipeline: string
+  rule: string
+  /** `firing` or `resolved`. */
+  transition: string
+  condition: string
+  /** JSON: the variables that caused it. */
+  values: string
+  /** JSON: what each action did. */
+  actions: string
+  at: string
+}
+
+/** A streamed dataset's event-time progress (epoch ms). */
+export interface StreamStateTable {
+  dataset: string
+  topic: string
+  max_event_ms: number | null
+  watermark_ms: number | null
+  updated_at: string
+}
+
+/** A consumed event of a streamed dataset not yet done with; `kind` is `on-time`, `late` or `too-late`. */
+export interface StreamEventTable {
+  dataset: string
+  event_offset: number
+  window_start: number
+  kind: string
+  payload: string
+}
+
+/** One event-time window of a streamed dataset. */
+export interface StreamWindowTable {
+  dataset: string
+  window_start: number
+  on_time: number
+  late: number
+  too_late: number
+  closed: number
+  versions: number
+  through_offset: number
+  updated_at: string
+}
+
+/** One version (the first batch, then corrections) of a window; `state` is `pending`, `sealed` or `failed`. */
+export interface StreamVersionTable {
+  dataset: string
+  window_start: number
+  version: number
+  from_offset: number
+  through_offset: number
+  batch_id: string
+  state: string
+  rows: number | null
+  batch_state: string | null
+  error: string | null
+  created_at: string
+  sealed_at: string | null
+}
 
 export type MetadataDb = Kysely<Database>

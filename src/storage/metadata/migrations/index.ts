@@ -7,6 +7,8 @@ import { runs005 } from './005-runs.js'
 import { serving007 } from './007-serving.js'
 import { schedules008 } from './008-schedules.js'
 import { eventLog009 } from './009-event-log.js'
+import { monitoring010 } from './010-monitoring.js'
+import { streams011 } from './011-streams.js'
 
 /** Every migration, in order. Names sort lexically; never rename or edit one that has shipped. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +20,8 @@ const migrations: Record<string, Migration> = {
   '007-serving': serving007,
   '008-schedules': schedules008,
   '009-event-log': eventLog009,
+  '010-monitoring': monitoring010,
+  '011-streams': streams011,
 }
 
 export const migrationProvider: MigrationProvider = {
