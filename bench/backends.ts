@@ -5,12 +5,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import pg from 'pg'
 import { openPlatform, type Platform } from '../src/app/platform.js'
 import { table } from '../src/cli/table.js'
 import { configFromObject } from '../src/config/load.js'
 import { mulberry32 } from '../src/core/random.js'
 import { ingestFile } from '../src/data/ingest.js'
+import { EmbeddedEventLog } from '../src/storage/log/embedded/embedded-event-log.js'
+import type { EventLog } from '../src/storage/log/event-log.js'
+import { NatsEventLog } from '../src/storage/log/nats/nats-event-log.js'
+import { openSqliteMetadata } from '../src/storage/metadata/sqlite/sqlite-metadata.js'
 import { median, peakRssKiB, printBenchJson } from './support.js'
 
 /*
@@ -23,7 +29,14 @@ import { median, peakRssKiB, printBenchJson } from './support.js'
  *     process, through the same JobQueue port the workers use: the cost of the backend itself, without training.
  * PostgreSQL is the server at FRESHET_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres); each
  * backend gets a fresh database, dropped afterwards.
- * Environment: FRESHET_BENCH_RUNS (default 20), FRESHET_BENCH_WORKERS (default 2), FRESHET_BENCH_JOBS (default 2000).
+ *  3. Event log: E events (a small JSON object with a message id each) appended in batches of B, then consumed by
+ *     one named consumer in batches of B with a no-op handler, through the EventLog port: embedded (SQLite) vs the
+ *     NATS JetStream adapter (offsets in the same kind of SQLite database); and, as the ceiling, a bare loop on
+ *     @nats-io/jetstream: the same messages published with Nats-Msg-Id in windows of B, then fetched by a durable
+ *     pull consumer in batches of B and acked, with no database at all. NATS is FRESHET_BENCH_NATS_URL (default
+ *     nats://127.0.0.1:4222); every stream the bench makes is deleted afterwards.
+ * Environment: FRESHET_BENCH_RUNS (default 20), FRESHET_BENCH_WORKERS (default 2), FRESHET_BENCH_JOBS (default 2000),
+ * FRESHET_BENCH_EVENTS (default 20000), FRESHET_BENCH_EVENT_BATCH (default 500).
  */
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
@@ -32,6 +45,9 @@ const runs = Number(process.env.FRESHET_BENCH_RUNS ?? 20)
 const workerCount = Number(process.env.FRESHET_BENCH_WORKERS ?? 2)
 const jobs = Number(process.env.FRESHET_BENCH_JOBS ?? 2000)
 const claimers = 4
+const natsUrl = process.env.FRESHET_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
+const logEvents = Number(process.env.FRESHET_BENCH_EVENTS ?? 20_000)
+const logBatch = Number(process.env.FRESHET_BENCH_EVENT_BATCH ?? 500)
 
 const pipelines = {
   p: {
@@ -189,7 +205,117 @@ export async function backendsBench(): Promise<void> {
   } else {
     console.log(`PostgreSQL / SQLite: runs/s ${f(postgres.runsPerSecond / sqlite.runsPerSecond, 2)}x, p50 latency ${f(postgres.runLatencyP50Ms / sqlite.runLatencyP50Ms, 2)}x, queue claim+complete/s ${f(postgres.jobsPerSecond / sqlite.jobsPerSecond, 2)}x`)
   }
-  console.log('event log (embedded vs NATS JetStream): not measured here; it comes with the NATS event-log adapter')
+  const eventLog = await eventLogBench()
   console.log(`bench process peak RSS: ${f(peakRssKiB() / 1024, 0)} MiB`)
-  printBenchJson('backends', { runs, workers: workerCount, jobs, claimers, results, postgresSkipped: postgresProblem ?? null, eventLog: null, maxRssKiB: peakRssKiB() })
+  printBenchJson('backends', { runs, workers: workerCount, jobs, claimers, results, postgresSkipped: postgresProblem ?? null, eventLog, maxRssKiB: peakRssKiB() })
+}
+
+interface LogMeasured {
+  log: string
+  appendPerSecond: number
+  consumePerSecond: number
+}
+
+const logBody = (i: number) => ({ payload: { user: `u${i % 997}`, amount: i % 100, at: '2030-01-01T00:00:00Z' }, messageId: `m${i}` })
+
+/** Appends then consumes `logEvents` events through the EventLog port. */
+async function measureLog(name: string, open: (db: Awaited<ReturnType<typeof openSqliteMetadata>>) => Promise<EventLog>): Promise<LogMeasured> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `freshet-bench-log-${name}-`))
+  const db = await openSqliteMetadata(path.join(dir, 'freshet.db'))
+  let log: EventLog | undefined
+  try {
+    log = await open(db)
+    let t = performance.now()
+    for (let i = 0; i < logEvents; i += logBatch) {
+      const batch = Array.from({ length: Math.min(logBatch, logEvents - i) }, (_, j) => logBody(i + j))
+      await log.append('bench', batch)
+    }
+    const appendSeconds = (performance.now() - t) / 1000
+    t = performance.now()
+    let consumed = 0
+    for (;;) {
+      const done = await log.consume('bench', 'sink', () => Promise.resolve(), { limit: logBatch })
+      if (done === undefined) break
+      consumed += done.events
+    }
+    if (consumed !== logEvents) throw new Error(`${name}: consumed ${consumed} of ${logEvents} events`)
+    return { log: name, appendPerSecond: logEvents / appendSeconds, consumePerSecond: logEvents / ((performance.now() - t) / 1000) }
+  } finally {
+    await log?.close()
+    await db.destroy()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The ceiling: the same messages on @nats-io/jetstream directly, without Freshet or a database. */
+async function measureBareJetStream(prefix: string): Promise<LogMeasured> {
+  const nc = await connect({ servers: natsUrl })
+  try {
+    const js = jetstream(nc)
+    const jsm = await jetstreamManager(nc)
+    const stream = `${prefix}_bare`
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.bare.>`], storage: 'file' })
+    let t = performance.now()
+    for (let i = 0; i < logEvents; i += logBatch) {
+      await Promise.all(
+        Array.from({ length: Math.min(logBatch, logEvents - i) }, (_, j) => {
+          const body = logBody(i + j)
+          return js.publish(`${prefix}.bare.e`, JSON.stringify(body.payload), { msgID: body.messageId })
+        }),
+      )
+    }
+    const appendSeconds = (performance.now() - t) / 1000
+    await jsm.consumers.add(stream, { durable_name: 'sink', ack_policy: AckPolicy.Explicit, max_ack_pending: logBatch * 2 })
+    const consumer = await js.consumers.get(stream, 'sink')
+    t = performance.now()
+    let consumed = 0
+    while (consumed < logEvents) {
+      const messages = await consumer.fetch({ max_messages: Math.min(logBatch, logEvents - consumed), expires: 1_000 })
+      for await (const m of messages) {
+        JSON.parse(m.string())
+        m.ack()
+        consumed++
+      }
+      await nc.flush()
+    }
+    return { log: 'bare @nats-io/jetstream (ceiling)', appendPerSecond: logEvents / appendSeconds, consumePerSecond: logEvents / ((performance.now() - t) / 1000) }
+  } finally {
+    await nc.close()
+  }
+}
+
+async function deleteStreams(prefix: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl })
+  try {
+    const jsm = await jetstreamManager(nc)
+    for await (const name of jsm.streams.names()) if (name.startsWith(`${prefix}_`)) await jsm.streams.delete(name)
+  } finally {
+    await nc.close()
+  }
+}
+
+/** 3. Event log: embedded vs the NATS adapter, with bare JetStream as the ceiling, in this run. */
+async function eventLogBench(): Promise<{ events: number; batch: number; results: LogMeasured[]; natsSkipped: string | null }> {
+  console.log(`event log: ${logEvents} events appended in batches of ${logBatch}, then consumed in batches of ${logBatch}`)
+  const limits = { maxBacklog: Math.max(logEvents, 100_000) }
+  const results = [await measureLog('embedded (SQLite)', (db) => Promise.resolve(new EmbeddedEventLog(db, { limits })))]
+  const prefix = `bench-${process.pid}-${randomBytes(3).toString('hex')}`
+  let natsSkipped: string | null = null
+  try {
+    results.push(await measureLog('NATS JetStream adapter', (db) => NatsEventLog.open(natsUrl, db, { limits, prefix })))
+    results.push(await measureBareJetStream(prefix))
+  } catch (error) {
+    natsSkipped = `NATS at ${natsUrl}: ${error instanceof Error ? error.message : String(error)}`
+  } finally {
+    await deleteStreams(prefix).catch(() => undefined)
+  }
+  const f = (n: number, digits = 0) => n.toFixed(digits)
+  console.log(table(['event log', 'append events/s', 'consume events/s'], results.map((r) => [r.log, f(r.appendPerSecond), f(r.consumePerSecond)])))
+  const [embedded, adapter, bare] = results
+  if (natsSkipped !== null || embedded === undefined || adapter === undefined || bare === undefined) {
+    console.log(`no NATS figures: ${natsSkipped ?? 'not measured'}`)
+  } else {
+    console.log(`NATS adapter / bare JetStream: append ${f(adapter.appendPerSecond / bare.appendPerSecond, 2)}x, consume ${f(adapter.consumePerSecond / bare.consumePerSecond, 2)}x; NATS adapter / embedded: append ${f(adapter.appendPerSecond / embedded.appendPerSecond, 2)}x, consume ${f(adapter.consumePerSecond / embedded.consumePerSecond, 2)}x`)
+  }
+  return { events: logEvents, batch: logBatch, results, natsSkipped }
 }

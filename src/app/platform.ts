@@ -22,7 +22,7 @@ export interface Platform {
   readonly queue: JobQueue
   /** Pipeline runs, executed through {@link queue} by workers. */
   readonly runs: Runs
-  /** The event log (topics): embedded in the metadata database. */
+  /** The event log (topics): embedded in the metadata database, or NATS JetStream. */
   readonly log: EventLog
   close(): Promise<void>
 }
@@ -63,6 +63,18 @@ async function openBlobs(config: LoadedConfig): Promise<BlobStore> {
   })
 }
 
+/** The event log the configuration names: embedded in the metadata database by default, or NATS JetStream. */
+async function openLog(config: LoadedConfig, db: MetadataDb, clock: { now?: () => Date }): Promise<EventLog> {
+  const url = config.config.backend?.log ?? 'embedded'
+  const options = { ...clock, topicLimits: topicLimits(config) }
+  if (url === 'embedded') {
+    const { EmbeddedEventLog } = await import('../storage/log/embedded/embedded-event-log.js')
+    return new EmbeddedEventLog(db, options)
+  }
+  const { NatsEventLog } = await import('../storage/log/nats/nats-event-log.js')
+  return NatsEventLog.open(url, db, options)
+}
+
 /**
  * Opens the platform the configuration describes: metadata on SQLite (default) or PostgreSQL, blobs in a local
  * folder inside the state folder (default) or on S3.
@@ -80,8 +92,14 @@ export async function openPlatform(config: LoadedConfig, options: PlatformOption
   }
   const clock = options.now === undefined ? {} : { now: options.now }
   const queue = new SqlJobQueue(db, clock)
-  const { EmbeddedEventLog } = await import('../storage/log/embedded/embedded-event-log.js')
-  const log = new EmbeddedEventLog(db, { ...clock, topicLimits: topicLimits(config) })
+  let log: EventLog
+  try {
+    log = await openLog(config, db, clock)
+  } catch (error) {
+    await blobs.close()
+    await db.destroy()
+    throw error
+  }
   return {
     config,
     db,

@@ -325,6 +325,14 @@ export const backendSpec = strict({
     .refine((v) => v === 'local' || v.startsWith('s3://'), { error: "expected 'local' or a location s3://bucket/prefix" })
     .optional(),
   /**
+   * The event log (topics): `embedded` (default: tables in the metadata database) or a NATS JetStream server
+   * `nats://host:4222` (consumer offsets still live in the metadata database).
+   */
+  log: z
+    .string()
+    .refine((v) => v === 'embedded' || /^nats:\/\/[^\s/]+$/.test(v), { error: "expected 'embedded' or a server nats://host:4222" })
+    .optional(),
+  /**
    * How to reach S3 (or an S3-compatible server); credentials come from the AWS SDK's usual chain
    * (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, instance roles), never from this file.
    */
