@@ -3,20 +3,35 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Platform } from '../src/app/platform.js'
 import { ingestFile } from '../src/data/ingest.js'
+import { checkPipeline } from '../src/monitoring/monitor.js'
 import { Worker } from '../src/orchestration/worker.js'
 import { buildServer } from '../src/server/app.js'
 import { defaultWebRoot } from '../src/server/static.js'
 import { trainAndRegister } from '../src/training/train.js'
-import { fixtureConfig, learnableCsv, registerCopy } from './support/trained-model.js'
+import { clearlyNegative, clearlyPositive, fixtureConfig, learnableCsv, registerCopy } from './support/trained-model.js'
 import { tempPlatform } from './support/workspace.js'
 
-// The fixture's pipeline `p` with four epochs, so that training reports progress (and loss) more than once.
+// The fixture's pipeline `p` with four epochs, so that training reports progress (and loss) more than once, and
+// monitor rules: one that fires (the fixture's data is from 2024), one pending for an hour, one quiet.
 const config = {
   ...fixtureConfig,
-  pipelines: { ...fixtureConfig.pipelines, p: { ...fixtureConfig.pipelines.p, trainer: { type: 'linear' as const, hashBits: 12, epochs: 4 } } },
+  pipelines: {
+    ...fixtureConfig.pipelines,
+    p: {
+      ...fixtureConfig.pipelines.p,
+      trainer: { type: 'linear' as const, hashBits: 12, epochs: 4 },
+      monitoring: { window: '1h', minRows: 20, staleness: { data: '30d', deploy: '7d' } },
+      monitors: [
+        { name: 'stale-data', when: 'staleness.data > 30d', then: ['alert' as const] },
+        { name: 'amount-drift', when: 'drift.amount > 0.1', for: '3h', then: ['alert' as const] },
+        { name: 'errors', when: 'error_rate > 0.2', then: ['alert' as const] },
+      ],
+    },
+  },
 }
 
 // The dashboard in Debian's Chromium, driven by playwright-core, against a real server over a trained workspace
@@ -46,6 +61,8 @@ let browser: Browser
 let page: Page
 let consoleErrors: string[]
 let quarantinedId: string
+/** The serving clock: the wall clock unless a test moves it (to serve predictions in past monitoring windows). */
+let clock: number | null = null
 
 /** The fixture's rows with `amount` a hundred times larger: validation keeps the batch aside (range, drift). */
 function scaledCsv(): string {
@@ -82,7 +99,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     const ingested = await ingestFile(platform, 'd', bad)
     expect(ingested.batch.state, JSON.stringify(ingested.anomalies)).toBe('quarantined')
     quarantinedId = ingested.batch.id
-    app = await buildServer(platform, { token, runEvents: { heartbeatMs: 1000, pollMs: 200 } })
+    app = await buildServer(platform, { token, runEvents: { heartbeatMs: 1000, pollMs: 200 }, serving: { now: () => new Date(clock ?? Date.now()) } })
     url = await app.listen({ host: '127.0.0.1', port: 0 })
     worker = new Worker(platform, { pollMs: 50 })
     worker.start()
@@ -223,6 +240,70 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     expect(await newest.textContent()).toContain('api:dashboard')
     expect((await api<{ aliases: Record<string, number> }>('/api/v1/models/p/versions')).aliases.production).toBe(before)
     await screenshot('models')
+    expect(consoleErrors).toEqual([])
+  }, 60_000)
+
+  it('the monitoring page charts drift per feature over windows and shows online quality, staleness, rules and their transitions', async () => {
+    // Three hourly windows of served and labelled predictions, each with larger amounts than training saw, each
+    // measured by the monitor's own evaluation (what `freshet up` runs every 30 s).
+    const silent = pino({ level: 'silent' })
+    const hour = 3_600_000
+    try {
+      for (const [back, shift] of [[2, 0], [1, 60], [0, 140]] as const) {
+        clock = Date.now() - back * hour
+        const instances = Array.from({ length: 30 }, (_, i) => {
+          const positive = i % 2 === 0
+          const base = positive ? clearlyPositive : clearlyNegative
+          return { ...base, amount: (positive ? 80 + ((i * 7) % 40) : (i * 13) % 40) + (i % 3 === 0 ? shift : 0) }
+        })
+        const predicted = await fetch(`${url}/v1/models/p:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances }) })
+        expect(predicted.status).toBe(200)
+        const { predictionIds } = (await predicted.json()) as { predictionIds: string[] }
+        const feedback = await fetch(`${url}/v1/models/p:feedback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ feedback: predictionIds.map((predictionId, i) => ({ predictionId, label: i % 2 === 0 ? 1 : 0 })) }),
+        })
+        expect(feedback.status).toBe(200)
+        const check = await checkPipeline(platform, 'p', { now: () => new Date(clock ?? Date.now()), logger: silent })
+        expect(check.window?.rows).toBe(30)
+      }
+    } finally {
+      clock = null
+    }
+    const production = (await api<{ aliases: Record<string, number> }>('/api/v1/models/p/versions')).aliases.production
+
+    await page.goto(`${url}/pipelines/p`)
+    await page.getByRole('link', { name: 'drift, online quality, alerts' }).click()
+    await page.getByRole('heading', { name: 'Monitoring of p', level: 1 }).waitFor()
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Monitoring' }).getAttribute('aria-current')).toBe('page')
+    const chart = page.locator('figure').filter({ hasText: 'Drift of each feature and of the predictions' })
+    await chart.locator('canvas').waitFor()
+    const legend = (await chart.locator('.u-legend').textContent()) ?? ''
+    // Text features have no distribution to compare: the chart has the numeric and categorical ones.
+    for (const label of ['amount', 'color', 'prediction drift']) expect(legend).toContain(label)
+    expect(await chart.getByRole('img').getAttribute('aria-label')).toMatch(/^Drift per 1h window, 3 window\(s\) measured\..*amount 0\.\d{3}/)
+    const drift = page.getByRole('table', { name: 'Drift per feature in the latest window' })
+    expect(await drift.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'amount' }) }).textContent()).toMatch(/numeric0\.\d{3}300/)
+
+    const online = page.getByRole('table', { name: 'Online quality per version' })
+    expect(await online.getByRole('columnheader').allTextContents()).toEqual(['Version', 'Served', 'Labelled', 'auc', 'logloss', 'accuracy', 'Error rate'])
+    const served = online.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(`^v${production}`) }) })
+    expect(await served.textContent()).toMatch(new RegExp(`^v${production}production3030(\\d\\.\\d{3}){3}\\d+\\.\\d% of \\d+ request`))
+
+    const staleness = page.getByRole('table', { name: 'Staleness against budgets' })
+    expect(await staleness.getByRole('row').filter({ hasText: 'Newest training data' }).textContent()).toContain('over budget')
+    expect(await staleness.getByRole('row').filter({ hasText: 'Last production deploy' }).textContent()).toContain('within budget')
+    await page.getByText('No canary is running').waitFor()
+
+    const rules = page.getByRole('table', { name: 'Monitor rules' })
+    const ruleRow = (name: string) => rules.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) })
+    expect(await ruleRow('stale-data').textContent()).toContain('firing')
+    expect(await ruleRow('amount-drift').textContent()).toContain('pending')
+    expect(await ruleRow('errors').textContent()).toContain('ok')
+    const transitions = page.getByRole('table', { name: 'Rule transitions' })
+    expect(await transitions.getByRole('row').filter({ hasText: 'stale-data' }).textContent()).toMatch(/firing.*staleness\.data = \d+/)
+    await screenshot('monitoring')
     expect(consoleErrors).toEqual([])
   }, 60_000)
 

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState } from 'react'
 import { useAuth } from './auth'
 import { Data } from './pages/Data'
 import { Models } from './pages/Models'
+import { Monitoring, MonitoringIndex } from './pages/Monitoring'
 import { Overview } from './pages/Overview'
 import { Pipeline } from './pages/Pipeline'
 import { Run } from './pages/Run'
@@ -80,6 +81,7 @@ const titles: Record<Route['page'], string> = {
   run: 'Run',
   models: 'Models',
   data: 'Data',
+  monitoring: 'Monitoring',
   'not-found': 'Not found',
 }
 
@@ -95,6 +97,8 @@ function Page({ route }: { route: Route }) {
       return <Models pipeline={route.pipeline} />
     case 'data':
       return <Data dataset={route.dataset} />
+    case 'monitoring':
+      return route.pipeline === null ? <MonitoringIndex /> : <Monitoring key={route.pipeline} name={route.pipeline} />
     case 'not-found':
       return (
         <div className="page-head">
@@ -118,11 +122,12 @@ export function App() {
     if (first.current) first.current = false
     else main.current?.focus()
   }, [path, route.page])
-  const section = route.page === 'models' ? 'models' : route.page === 'data' ? 'data' : 'overview'
+  const section = route.page === 'models' ? 'models' : route.page === 'data' ? 'data' : route.page === 'monitoring' ? 'monitoring' : 'overview'
   const nav: [string, string, string][] = [
     ['overview', 'Overview', paths.overview],
     ['models', 'Models', paths.models()],
     ['data', 'Data', paths.data()],
+    ['monitoring', 'Monitoring', paths.monitoring()],
   ]
   return (
     <>

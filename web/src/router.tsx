@@ -9,6 +9,7 @@ export type Route =
   | { page: 'run'; id: string }
   | { page: 'models'; pipeline: string | null }
   | { page: 'data'; dataset: string | null }
+  | { page: 'monitoring'; pipeline: string | null }
   | { page: 'not-found'; path: string }
 
 export function parseRoute(path: string): Route {
@@ -26,7 +27,9 @@ export function parseRoute(path: string): Route {
     if (first === 'runs' && second !== undefined) return { page: 'run', id: second }
     if (first === 'models') return { page: 'models', pipeline: second ?? null }
     if (first === 'data') return { page: 'data', dataset: second ?? null }
+    if (first === 'monitoring' && second === undefined) return { page: 'monitoring', pipeline: null }
   }
+  if (first === 'pipelines' && second !== undefined && rest.length === 1 && rest[0] === 'monitoring') return { page: 'monitoring', pipeline: second }
   return { page: 'not-found', path }
 }
 
@@ -76,5 +79,6 @@ export const paths = {
   pipeline: (name: string) => `/pipelines/${encodeURIComponent(name)}`,
   run: (id: string) => `/runs/${encodeURIComponent(id)}`,
   models: (pipeline?: string) => (pipeline === undefined ? '/models' : `/models/${encodeURIComponent(pipeline)}`),
+  monitoring: (pipeline?: string) => (pipeline === undefined ? '/monitoring' : `/pipelines/${encodeURIComponent(pipeline)}/monitoring`),
   data: (dataset?: string) => (dataset === undefined ? '/data' : `/data/${encodeURIComponent(dataset)}`),
 }

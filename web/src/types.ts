@@ -250,3 +250,105 @@ export interface QuarantinedBatch {
   report: ValidationReport | undefined
   history: { action: 'quarantine' | 'release' | 'discard'; actor: string; reason: string; at: string }[]
 }
+
+// Monitoring (src/monitoring/status.ts, src/server/feedback-routes.ts).
+
+export interface FeatureDrift {
+  kind: 'numeric' | 'categorical'
+  distance: number | null
+  present: number
+  missing: number
+}
+
+export interface VersionOnline {
+  version: number
+  served: number
+  labelled: number
+  requests: number
+  errors: number
+  errorRate: number | null
+  metrics: Record<string, number | null>
+  sampled: boolean
+}
+
+export interface MonitorWindow {
+  start: string
+  end: string
+  version: number | null
+  rows: number
+  sampled: boolean
+  drift: number | null
+  predictionDrift: number | null
+  features: Record<string, FeatureDrift>
+  online: VersionOnline[]
+  note: string | null
+  computedAt: string
+  complete: boolean
+}
+
+export interface Staleness {
+  version: number | null
+  newestData: string | null
+  dataHours: number | null
+  dataBudget: string | null
+  dataOverBudget: boolean | null
+  lastDeploy: string | null
+  deployHours: number | null
+  deployBudget: string | null
+  deployOverBudget: boolean | null
+}
+
+export interface MonitorRuleState {
+  name: string
+  when: string
+  for: string
+  then: string[]
+  state: string
+  since: string | null
+  values: Record<string, number | null>
+}
+
+export interface RuleEvent {
+  id: string
+  rule: string
+  transition: 'firing' | 'resolved'
+  condition: string
+  values: Record<string, unknown>
+  actions: { action: string; ok: boolean; detail: string }[]
+  at: string
+}
+
+export interface MonitoringStatus {
+  pipeline: string
+  production: number | null
+  window: string
+  minRows: number
+  windows: MonitorWindow[]
+  staleness: Staleness
+  rules: MonitorRuleState[]
+  events: RuleEvent[]
+}
+
+export interface OnlineView {
+  pipeline: string
+  task: string
+  window: string
+  since: string
+  until: string
+  production: number | null
+  versions: VersionOnline[]
+}
+
+export interface Canary {
+  id: string
+  version: number
+  baselineVersion: number
+  percent: number
+  state: string
+  forced: boolean
+  actor: string
+  reason: string
+  startedAt: string
+  bakeUntil: string
+  extensions: number
+}

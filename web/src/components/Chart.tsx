@@ -24,12 +24,14 @@ export interface ChartProps {
   formatX?: (x: number) => string
   /** x values are whole numbers (versions): ticks only at whole steps. */
   integerX?: boolean
+  /** The steps the x axis may tick at (x units). */
+  xIncrs?: number[]
 }
 
-const palette = ['#0b6bcb', '#c2410c', '#15803d', '#7c3aed']
+const palette = ['#0b6bcb', '#c2410c', '#15803d', '#7c3aed', '#be185d', '#0e7490', '#a16207', '#4d7c0f']
 
 /** A uPlot chart that follows its container's width. */
-export function Chart({ title, summary, x, xLabel, series, time = false, kind = 'line', height = 220, formatX, integerX = false }: ChartProps) {
+export function Chart({ title, summary, x, xLabel, series, time = false, kind = 'line', height = 220, formatX, integerX = false, xIncrs }: ChartProps) {
   const box = useRef<HTMLDivElement>(null)
   useEffect(() => {
     const el = box.current
@@ -58,7 +60,7 @@ export function Chart({ title, summary, x, xLabel, series, time = false, kind = 
           label: xLabel,
           stroke: '#475569',
           grid: { stroke: '#eef2f6' },
-          ...(integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}),
+          ...(integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : xIncrs === undefined ? {} : { incrs: xIncrs }),
           ...(formatX === undefined ? {} : { values: (_u: uPlot, ticks: number[]) => ticks.map(formatX) }),
         },
         { stroke: '#475569', grid: { stroke: '#eef2f6' }, size: 56 },
@@ -83,7 +85,7 @@ export function Chart({ title, summary, x, xLabel, series, time = false, kind = 
       observer.disconnect()
       chart.destroy()
     }
-  }, [x, series, time, kind, height, xLabel, formatX, integerX])
+  }, [x, series, time, kind, height, xLabel, formatX, integerX, xIncrs])
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>

@@ -152,6 +152,7 @@ export function Pipeline({ name }: { name: string }) {
               ['Mode', <Badge value={data.summary.mode} />],
               ['Production', data.summary.production === null ? 'none yet' : <Link to={paths.models(name)}>v{data.summary.production}</Link>],
               ['Last trained', <span title={time(data.summary.lastTrainedAt)}>{ago(data.summary.lastTrainedAt)}</span>],
+              ['Monitoring', <Link to={paths.monitoring(name)}>drift, online quality, alerts</Link>],
             ]}
           />
         )}
