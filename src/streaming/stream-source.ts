@@ -271,14 +271,17 @@ async function sealVersion(platform: Platform, s: Settings, v: StreamVersionTabl
   }
   const now = new Date().toISOString()
   await platform.db.transaction().execute(async (trx) => {
-    await trx
+    // Only a version still pending: another process (`freshet up` on the same database) may have sealed it meanwhile
+    // and deleted its events, in which case what this one read (an empty window, INPUT_EMPTY) must not overwrite it.
+    const updated = await trx
       .updateTable('stream_versions')
       .set({ state: error === null ? 'sealed' : 'failed', rows: batch === undefined ? null : Number(batch.row_count), batch_state: batch?.state ?? null, error, sealed_at: now })
       .where('dataset', '=', s.dataset)
       .where('window_start', '=', start)
       .where('version', '=', version)
-      .execute()
-    if (error !== null) return
+      .where('state', '=', 'pending')
+      .executeTakeFirst()
+    if (error !== null || Number(updated.numUpdatedRows) === 0) return
     if (s.spec.aggregate === undefined) {
       await trx.deleteFrom('stream_events').where('dataset', '=', s.dataset).where('window_start', '=', start).where('kind', '!=', 'too-late').where('event_offset', '<=', Number(v.through_offset)).execute()
     } else if (version > 1) {
