@@ -218,7 +218,7 @@ async function trainWith(
   if (parent !== undefined) {
     emit({ kind: 'phase', phase: 'data', message: `warm start from production v${parent.version}: training on the ${plan.batchIds?.length ?? 0} batches it has not learned from` })
   } else if (plan.strategy.fallback !== null) {
-    emit({ kind: 'phase', phase: 'data', message: `starting from production is not possible (${plan.strategy.fallback}): training from scratch (${plan.strategy.used})` })
+    emit({ kind: 'phase', phase: 'data', message: `${plan.strategy.requested === 'online' ? 'continuing from production' : 'warm start'} is not possible (${plan.strategy.fallback}): training from scratch (${plan.strategy.used})` })
   }
   const online = plan.strategy.used === 'online'
   const baselineColumns = production !== null && !('problem' in production) ? featuresRead(production.manifest.transform) : undefined
