@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default is one worker per CPU but one: a single worker on a 2-core CI machine. Most test files wait on
+    // child processes, fsync and servers rather than compute, so two run side by side.
+    maxWorkers: 2,
   },
 })
