@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../core/random.js'
 import { categoricalBaseline, numericBaseline, servingBaseline } from './baseline.js'
 import { DriftAccumulator } from './drift.js'
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const random = mulberry32
 
 const miles = (r: () => number) => Math.round(100 + 2000 * r() * r())
 const airports = ['ATL', 'ORD', 'DFW', 'LAX', 'DEN', 'SFO']

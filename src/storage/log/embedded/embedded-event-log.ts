@@ -1,4 +1,5 @@
 import { FreshetError } from '../../../core/errors.js'
+import { commitOffset, committedOffset } from '../consumer-offsets.js'
 import type { EventLogEventTable, MetadataDb } from '../../metadata/database.js'
 import { lockForWrite } from '../../metadata/write-locks.js'
 import {
@@ -170,14 +171,9 @@ export class EmbeddedEventLog implements EventLog {
   async committed(topic: string, consumer: string, trx?: LogTransaction): Promise<number> {
     checkName('topic', topic)
     checkName('consumer', consumer)
-    const row = await (trx ?? this.db)
-      .selectFrom('event_log_consumers')
-      .select('committed_offset')
-      .where('topic', '=', topic)
-      .where('name', '=', consumer)
-      .executeTakeFirst()
-    return row === undefined ? 0 : Number(row.committed_offset)
+    return committedOffset(trx ?? this.db, topic, consumer)
   }
+
 
   async commit(
     topic: string,
@@ -187,55 +183,10 @@ export class EmbeddedEventLog implements EventLog {
   ): Promise<void> {
     checkName('topic', topic)
     checkName('consumer', consumer)
-    if (!trx.isTransaction) {
-      throw new FreshetError(
-        'INTERNAL',
-        `consumer ${consumer} of topic ${topic} committed outside a transaction`,
-        {
-          hint: 'commit inside db.transaction(), together with the writes the offset stands for, or use consume()',
-        },
-      )
-    }
-    const expected = offsetArg('expected', position.expected)
-    const offset = offsetArg('offset', position.offset)
-    const last = (
-      await trx
-        .selectFrom('event_log_topics')
-        .select('last_offset')
-        .where('topic', '=', topic)
-        .executeTakeFirst()
-    )?.last_offset
-    if (offset <= expected || offset > Number(last ?? 0)) {
-      throw new FreshetError(
-        'USAGE',
-        `consumer ${consumer} of topic ${topic}: cannot commit offset ${offset} after ${expected}; the topic's last offset is ${Number(last ?? 0)}`,
-        { hint: 'commit the offset of the last event handled, which is after the one committed before' },
-      )
-    }
-    const at = this.now().toISOString()
-    const updated = await trx
-      .updateTable('event_log_consumers')
-      .set({ committed_offset: offset, updated_at: at })
-      .where('topic', '=', topic)
-      .where('name', '=', consumer)
-      .where('committed_offset', '=', expected)
-      .executeTakeFirst()
-    if (Number(updated.numUpdatedRows) === 1) return
-    if (expected === 0) {
-      const inserted = await trx
-        .insertInto('event_log_consumers')
-        .values({ topic, name: consumer, committed_offset: offset, created_at: at, updated_at: at })
-        .onConflict((oc) => oc.columns(['topic', 'name']).doNothing())
-        .executeTakeFirst()
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return
-    }
-    const actual = await this.committed(topic, consumer, trx)
-    throw new FreshetError(
-      'OFFSET_CONFLICT',
-      `consumer ${consumer} of topic ${topic} is at offset ${actual}, not ${expected}: another process consumed these events`,
-      { hint: 'roll back this transaction and read again from the committed offset' },
-    )
+    const last = (await trx.selectFrom('event_log_topics').select('last_offset').where('topic', '=', topic).executeTakeFirst())?.last_offset
+    await commitOffset(trx, { topic, consumer, ...position, lastOffset: Number(last ?? 0), at: this.now() })
   }
+
 
   async consume<T>(
     topic: string,
