@@ -17,7 +17,7 @@ describe('freshet demo (npm start)', () => {
   it('replays the months into landing, each file is ingested, new data trains gated versions, and the latest one serves', async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'freshet-demo-'))
     demo = startCli(['demo', '--dir', 'ws', '--port', '0', '--pace', '200ms'], { cwd: dir })
-    const [, url] = await demo.waitForOutput(/status page: (http:\/\/127\.0\.0\.1:\d+)/, 60_000)
+    const [, url, token] = await demo.waitForOutput(/dashboard: (http:\/\/127\.0\.0\.1:\d+) +\(Sign in with the token (\S+) /, 60_000)
     await demo.waitForOutput(/that was the last month/, 60_000)
     const landing = path.join(dir, 'ws', 'landing', 'emails')
     await pollUntil('19 processed month files', () => readdirSync(path.join(landing, '.processed')).filter((f) => f.endsWith('.jsonl')).length === 19, 60_000, 200)
@@ -60,6 +60,12 @@ describe('freshet demo (npm start)', () => {
     const scored = (await answer.json()) as { predictions: number[]; modelVersion: number }
     expect(scored.modelVersion).toBe(production)
     expect(scored.predictions[0]).toBeGreaterThan(scored.predictions[1] ?? 1)
+
+    // The printed token is the server's: it starts a run from the API (the dashboard's Train now), and nothing else does.
+    const refused = await fetch(`${url}/api/v1/pipelines/spam/runs`, { method: 'POST' })
+    expect(refused.status).toBe(401)
+    const started = await fetch(`${url}/api/v1/pipelines/spam/runs`, { method: 'POST', headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': 'application/json' }, body: '{"reason":"from the demo test"}' })
+    expect(started.status).toBe(202)
 
     demo.signal('SIGINT')
     expect((await demo.exited).code).toBe(0)

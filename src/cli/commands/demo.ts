@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile, rename } from 'node:fs/promises'
 import path from 'node:path'
@@ -85,6 +86,10 @@ export function registerDemo(program: Command): void {
       if (spam?.mode !== 'dynamic' || landing === undefined) {
         throw new FreshetError('CONFIG_INVALID', `${dir} has no dynamic spam pipeline with a landing folder (it was made by an older Freshet)`, { hint: `remove ${dir} and run the demo again` })
       }
+      // The dashboard's Train now, deploy and rollback need the server's token: the demo makes one for this run
+      // unless one is set, and prints it (it is not stored anywhere).
+      const token = process.env.FRESHET_TOKEN ?? config.config.server?.token ?? randomBytes(18).toString('base64url')
+      process.env.FRESHET_TOKEN = token
       const platform = await openPlatform(config)
       const stopReplay = new AbortController()
       try {
@@ -93,7 +98,8 @@ export function registerDemo(program: Command): void {
           options.port === undefined ? {} : { port: options.port },
           (url) => {
             say('')
-            say(`status page: ${url}   score an e-mail once a version is deployed:`)
+            say(`dashboard: ${url}   (Sign in with the token ${token} to start runs, deploy and roll back)`)
+            say('score an e-mail once a version is deployed:')
             say(`  curl -s -X POST ${url}/v1/models/spam:predict -H 'content-type: application/json' \\`)
             say(`    -d '{"instances":[{"subject":"WIN a FREE prize now","body":"Click here to claim your cash","from_domain":"lucky.biz"}]}'`)
             say('')
